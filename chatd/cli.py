@@ -429,6 +429,19 @@ async def _backup(config: Config, file: str, files: bool, keys: bool = True) -> 
               "daemon's data directory?", file=sys.stderr)
 
 
+async def _export(config: Config, name: str, out: str) -> None:
+    """``chatd export USER --out FILE``: the user's "Download my data" archive, made by the
+    same code as theirs (chatd.export), for the operator (no rate limit)."""
+    from chatd.export import export_to_file
+    from chatd.files import open_file_store
+    from chatd.storage import open_storage
+
+    async with open_storage(config) as storage:
+        done = await export_to_file(storage, open_file_store(config), config, name, Path(out))
+    print(f"chatd: exported the data of {name} to {out}: {done.messages} messages, "
+          f"{done.files} files", file=sys.stderr)
+
+
 async def _restore(config: Config, file: str, force: bool) -> None:
     from chatd.auth import SECRET_FILE
     from chatd.storage.backup import restore
@@ -608,6 +621,12 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, ...], argparse.A
     restore.add_argument("file", metavar="FILE")
     restore.add_argument("--force", action="store_true",
                          help="replace a database that already holds users or messages")
+    export = command(("export",), commands,
+                     "write a user's own data (what \"Download my data\" gives them: account, "
+                     "rooms, their messages and conversations, files) to a zip FILE")
+    export.add_argument("user", metavar="USER")
+    export.add_argument("--out", metavar="FILE", required=True,
+                        help="the zip to write (mode 0600; replaced only once complete)")
     client = command(("client",), commands, "chat in the terminal")
     client.add_argument("--server", metavar="URL",
                         help="the server's HTTP address, for logging in, /upload and the "
@@ -705,6 +724,8 @@ def _run(args: argparse.Namespace, config: Config) -> int:
                 trio.run(_bot_revoke, config, args.name, args.token_id)
         elif args.command == "backup":
             trio.run(_backup, config, args.file, not args.no_files, not args.no_keys)
+        elif args.command == "export":
+            trio.run(_export, config, args.user, args.out)
     return 0
 
 

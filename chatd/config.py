@@ -148,6 +148,8 @@ class LimitsConfig:
     keywords_per_user: int = 50
     user_groups: int = 500
     user_group_members: int = 1000
+    exports_per_hour: int = 1
+    export_keep_hours: float = 24.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -503,7 +505,7 @@ def _validate(config: Config, problems: list[str]) -> None:
         "limits.searches_per_minute", "limits.pins_per_room", "limits.saved_per_user",
         "limits.scheduled_per_user", "limits.sections_per_user", "limits.keywords_per_user",
         "limits.user_groups",
-        "limits.user_group_members",
+        "limits.user_group_members", "limits.exports_per_hour", "limits.export_keep_hours",
         "files.max_bytes", "files.quota_bytes", "files.link_seconds", "files.unattached_seconds",
         "emoji.max_bytes",
         "push.concurrency", "push.queue_size", "limits.hook_rate", "limits.hook_burst",

@@ -41,8 +41,9 @@ __all__ = [
 #: The label the links' key is derived with from the JWT secret.
 LINK_KEY_LABEL = b"chatd signed file links v1"
 
-#: What a link may point to: a file's bytes, or its thumbnail's.
-VARIANTS = frozenset({"file", "thumbnail"})
+#: What a link may point to: a file's bytes, or its thumbnail's (by the file's id), or a
+#: user's export of their data (by the user's id: chatd.http.exports).
+VARIANTS = frozenset({"file", "thumbnail", "export"})
 
 _MAX_EXP_DIGITS = 12  # past the year 33000: enough, and a bound on what is parsed
 _SIGNATURE_CHARS = 43  # 32 bytes in unpadded base64url

@@ -36,6 +36,7 @@ from chatd.config import Config
 from chatd.connection import Connection, refuse
 from chatd.emails import UNSUBSCRIBE_LABEL, EmailNotifier, MissedMail
 from chatd.errors import ChatError
+from chatd.export import Exporter
 from chatd.files import FileStore, collect_forever
 from chatd.http import serve_http_connection
 from chatd.http.server import REFUSAL_LINGER, refuse_http_connection
@@ -214,6 +215,8 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
         await nursery.start(previewer.run)
     await nursery.start(indexer.run)
     await nursery.start(teller.run)
+    app.exporter = Exporter(storage, app.files, config)
+    await nursery.start(app.exporter.run)
     await nursery.start(committer.run)
     relayed = {source: metrics.relayed_entries.labels(source) for source in ("notice", "read")}
     relay = Relay(storage, registry, on_revoked=functools.partial(_end_revoked, app),

@@ -89,8 +89,8 @@ def test_version_and_help() -> None:
     assert version.returncode == 0 and version.stdout.strip() == f"chatd {__version__}"
     overview = _run("help")
     assert overview.returncode == 0
-    for command in ("serve", "user", "room", "audit", "stats", "backup", "restore", "version",
-                    "help"):
+    for command in ("serve", "user", "room", "audit", "stats", "backup", "restore", "export",
+                    "version", "help"):
         assert command in overview.stdout
     serve = _run("help", "serve")
     assert serve.returncode == 0 and "--check" in serve.stdout and "--config" in serve.stdout
@@ -181,7 +181,7 @@ def test_serve_names_an_unreachable_database(tmp_path: Path) -> None:
                                   ["migrate"], ["backup", "out.dump"], ["room", "list"],
                                   ["room", "delete", "team", "--yes"], ["audit"], ["stats"],
                                   ["invite", "create"], ["invite", "list"],
-                                  ["invite", "revoke", "1"],
+                                  ["invite", "revoke", "1"], ["export", "ann", "--out", "a.zip"],
                                   ["user", "deactivate", "ann", "--delete-messages", "1h"]])
 def test_commands_other_than_serve_never_create_a_database(tmp_path: Path,
                                                            args: list[str]) -> None:

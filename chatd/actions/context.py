@@ -44,6 +44,7 @@ from chatd.webhooks import WebhookSender
 if TYPE_CHECKING:
     from chatd.actions.scheduled import Scheduler
     from chatd.emails import EmailNotifier, MissedMail
+    from chatd.export import Exporter
     from chatd.mail import Mailer
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,9 @@ class App:
     emails: EmailNotifier | None = None
     missed: MissedMail | None = None
     email_key: bytes = b""
+    #: Builds the exports of users' data started on this node, and sweeps expired ones
+    #: (chatd.export); None in tests of one.
+    exporter: Exporter | None = None
     sessions: set[Endable] = dataclasses.field(default_factory=set)
     all_closed: trio.Event = dataclasses.field(default_factory=trio.Event)
     draining: bool = False

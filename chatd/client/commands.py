@@ -831,6 +831,90 @@ async def email(client: ChatClient, arg: str) -> None:
     client.screen.notice(email_text(answer))
 
 
+def _size_text(size: object) -> str:
+    if not isinstance(size, int) or size < 0:
+        return ""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
+
+
+def export_text(answer: Mapping[str, Any], base_url: str) -> str:
+    """What ``/export`` says of an export (``GET /api/me/export``'s ``export``)."""
+    state = answer.get("state")
+    holds = f"{answer.get('messages', 0)} messages, {answer.get('files', 0)} files"
+    if state == "running":
+        return f"your export is being made ({holds} so far); /export again to see how it goes"
+    if state == "ready":
+        url = answer.get("url")
+        where = f"{base_url}{clean(url)}" if isinstance(url, str) else "?"
+        size = _size_text(answer.get("size"))
+        return (f"your export is ready ({holds}{', ' + size if size else ''}): /export save "
+                f"PATH saves it, or download it (no log-in needed, for a while) from {where} ; "
+                "/export new starts another")
+    if state == "failed":
+        return (f"your last export failed: {clean(answer.get('error') or 'no reason given')}; "
+                "/export new starts another")
+    return "your last export has expired; /export new starts another"
+
+
+EXPORT_USAGE = "usage: /export [new|save PATH]"
+
+
+def _save_target(where: str) -> Path:
+    """The file ``/export save PATH`` names (``~`` expanded; quotes around it dropped)."""
+    return Path(os.path.expanduser(where.strip("'\"")))
+
+
+async def _save_export(client: ChatClient, where: str) -> None:
+    """``/export save PATH``: the ready export's zip, downloaded to the new file PATH."""
+    target = _save_target(where)
+    size = await client.download("/export save", "/api/me/export/download", target)
+    if size is not None:
+        client.screen.notice(f"your data is saved in {clean(str(target))} "
+                             f"({_size_text(size)})")
+
+
+async def export(client: ChatClient, arg: str) -> None:
+    """``/export``: how your latest export of your data goes ("Download my data": a zip of
+    your account, rooms, messages and files), starting one when there is none; ``/export
+    new`` starts one. Once ready it prints the download's link, signed by the server (it works
+    without logging in, until it expires), and ``/export save PATH`` saves the zip to a new
+    file. Over HTTP (``/api/me/export``), as ``/email``."""
+    word, _, rest = arg.strip().partition(" ")
+    word = word.lower()
+    if word == "save" and rest.strip():
+        await _save_export(client, rest.strip())
+        return
+    if word not in ("", "new"):
+        client.screen.problem(EXPORT_USAGE)
+        return
+    base_url = client.options.endpoint.base_url
+    if not word:
+        answered = await client.api("/export", "GET", "/api/me/export")
+        if answered is None:
+            return
+        status, answer = answered
+        if status == 200 and isinstance(answer, dict) and isinstance(answer.get("export"), dict):
+            client.screen.notice(export_text(answer["export"], base_url))
+            return
+        if status != 404:
+            client.screen.problem(f"/export: {http_error(status, answer)}")
+            return
+    answered = await client.api("/export", "POST", "/api/me/export")
+    if answered is None:
+        return
+    status, answer = answered
+    if status != 202 or not isinstance(answer, dict) or not isinstance(answer.get("export"),
+                                                                           dict):
+        client.screen.problem(f"/export: {http_error(status, answer)}")
+        return
+    client.screen.notice("your export is being made (your account, rooms, the messages of "
+                         "your conversations and those you wrote, files): /export again to "
+                         "see how it goes")
+
+
 KEYWORDS_USAGE = ('usage: /keywords [add WORD…|remove WORD…|clear] (a keyword of several '
                   'words in quotes: /keywords add "on call")')
 
@@ -2329,6 +2413,9 @@ COMMANDS: dict[str, Command] = {
     "email": Command(email, "/email [ADDRESS|on|off|remove]", "show or set your email "
                      "address (for missed messages and password resets), turn missed-message "
                      "emails on or off"),
+    "export": Command(export, "/export [new|save PATH]", "download your data (account, rooms, "
+                      "your conversations and messages, files) as a zip: starts an export, "
+                      "then tells how it goes; save PATH downloads it to a file"),
     "keywords": Command(keywords, "/keywords [add WORD…|remove WORD…|clear]",
                         "words that alert you as a mention does (push, --bell, highlighted), "
                         "on every device; \"on call\" in quotes for one of several words"),

@@ -43,6 +43,7 @@ __all__ = [
     "Link",
     "SourceFailed",
     "describe",
+    "http_download",
     "http_error",
     "http_json",
     "http_upload",
@@ -158,6 +159,61 @@ async def http_json(endpoint: Endpoint, method: str, path: str,
         return status, json.loads(content)
     except ValueError:
         return status, None
+
+
+class _Sink(Protocol):
+    """A file open for writing, in trio's manner (each write in a worker thread)."""
+
+    async def write(self, data: bytes, /) -> int: ...
+
+
+async def http_download(endpoint: Endpoint, path: str, token: str, sink: _Sink
+                        ) -> tuple[int, Any, int]:
+    """``GET path`` with ``token``; a 200's body is written to ``sink`` as it arrives (never
+    held whole: an export's zip may be large), any other answer read as JSON.
+
+    Returns:
+        The status, the decoded JSON answer of a refusal (None for a 200), and the bytes
+        written.
+    Raises:
+        what :data:`HTTP_ERRORS` lists, as :func:`http_upload`; a 200 cut short raises
+        :class:`ConnectionLost`.
+    """
+    with trio.fail_after(CONNECT_TIMEOUT):
+        stream = await _open_stream(endpoint.host, endpoint.port, endpoint.secure)
+    async with stream:
+        conn = h11.Connection(h11.CLIENT)
+        headers = [("Host", endpoint.authority), ("Authorization", f"Bearer {token}"),
+                   ("Connection", "close")]
+        with trio.fail_after(TRANSFER_TIMEOUT):
+            await stream.send_all((conn.send(h11.Request(
+                method="GET", target=endpoint.prefix + path, headers=headers)) or b"")
+                + (conn.send(h11.EndOfMessage()) or b""))
+        status, written, content = 0, 0, bytearray()
+        while True:
+            with trio.fail_after(TRANSFER_TIMEOUT):
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    conn.receive_data(bytes(await stream.receive_some(65536)))
+                    continue
+            if isinstance(event, h11.Response):
+                status = event.status_code
+            elif isinstance(event, h11.Data):
+                if status == 200:
+                    await sink.write(bytes(event.data))
+                    written += len(event.data)
+                else:
+                    content += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            elif isinstance(event, h11.ConnectionClosed):
+                raise ConnectionLost("the server closed the connection before the end")
+    if status == 200:
+        return status, None, written
+    try:
+        return status, json.loads(content), 0
+    except ValueError:
+        return status, None, 0
 
 
 class SourceFailed(Exception):

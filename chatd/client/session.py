@@ -56,6 +56,7 @@ from chatd.client.link import (
     Link,
     SourceFailed,
     describe,
+    http_download,
     http_error,
     http_json,
     http_upload,
@@ -278,6 +279,12 @@ class _Waiter:
 async def _ignore(reply: Reply) -> None:
     pass
 
+
+
+def _forget(path: Path) -> None:
+    """Remove a download that did not complete, if it is there."""
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
 
 class ChatClient:
     """The state of one chat session across reconnects, and what each event does."""
@@ -829,6 +836,42 @@ class ChatClient:
                 return None
             return answered
         return None
+
+    async def download(self, what: str, path: str, target: Path) -> int | None:
+        """``GET path`` (the API, with the session's token) saved to ``target``, a new file
+        (never one that exists), a chunk at a time; the bytes saved, or None (the problem
+        printed after ``what``, and the file made for it removed)."""
+        saved: tuple[int, Any, int] | None = None
+        try:
+            opened = await trio.open_file(target, "xb")
+        except OSError as exc:
+            self.screen.problem(f"{what}: cannot write {clean(str(target))}: "
+                                f"{clean(exc.strerror or exc)}")
+            return None
+        done = False
+        try:
+            async with opened as file:
+
+                async def get(token: str) -> tuple[int, Any]:
+                    nonlocal saved
+                    await file.seek(0)
+                    await file.truncate()
+                    saved = await http_download(self.options.endpoint, path, token, file)
+                    return saved[0], saved[1]
+
+                answered = await self._with_token(what, get)
+            if answered is None or saved is None:
+                return None
+            status, answer, size = saved
+            if status != 200:
+                self.screen.problem(f"{what}: {http_error(status, answer)}")
+                return None
+            done = True
+            return size
+        finally:
+            if not done:
+                with trio.CancelScope(shield=True):
+                    await trio.to_thread.run_sync(_forget, target)
 
     async def api(self, what: str, method: str, path: str,
                   body: Mapping[str, Any] | None = None) -> tuple[int, Any] | None:

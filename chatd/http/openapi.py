@@ -538,7 +538,7 @@ class _Builder:
                         "set_role", "ban", "unban", "kick", "delete", "purge", "set_topic",
                         "archive", "unarchive", "delete_room",
                         "deactivate", "reactivate", "set_password", "admin",
-                        "create_invitation", "revoke_invitation"]},
+                        "create_invitation", "revoke_invitation", "export"]},
                     "target": {"type": ["string", "null"]},
                     "room": {"type": ["string", "null"]},
                     "reason": {"type": "string"},
@@ -1173,6 +1173,22 @@ class _Builder:
                 errors=(403, 404, 416),
             )
 
+        nullable_int: Schema = {"type": ["integer", "null"], "minimum": 0}
+        export_object = self.sent({
+            "id": {"type": "integer", "minimum": 1},
+            "state": {"enum": ["running", "ready", "failed", "expired"]},
+            "started_at": {"type": "integer", "minimum": 0},
+            "finished_at": nullable_int, "expires_at": nullable_int, "size": nullable_int,
+            "messages": {"type": "integer", "minimum": 0},
+            "files": {"type": "integer", "minimum": 0},
+            "error": {"type": ["string", "null"]},
+            "url": {"type": ["string", "null"],
+                    "description": "The download, signed (`user`, `exp`, `sig`), once ready."},
+        })
+        export_example = {"id": 7, "state": "ready", "started_at": 1767225600000,
+                          "finished_at": 1767225612000, "expires_at": 1767312012000,
+                          "size": 48213, "messages": 1234, "files": 3, "error": None,
+                          "url": "/api/me/export/download?user=3&exp=1767232800&sig=" + "A" * 43}
         subscription_example = {  # the keys of RFC 8291's example
             "endpoint": "https://push.example.net/push/JzLQ3raZJfFBR0aqvOMsLrt54w4rJUsV",
             "keys": {
@@ -2179,6 +2195,63 @@ class _Builder:
                 ok=ok(200, "Confirmed.", self.sent({"confirmed": {"const": True}}),
                       {"confirmed": True}),
                 errors=(409,),
+            )},
+            "/api/me/export": {
+                "get": self.op(
+                    "How the latest export of my data goes",
+                    "The user's latest export (\"Download my data\"): `running` (with "
+                    "`messages` and `files` so far), `ready` (with `url`: the download, "
+                    "signed, for a plain link; and `expires_at`), `failed` (`error` says "
+                    "why) or `expired`. 404 before the first.",
+                    tag="accounts", op_id="exportState",
+                    ok=ok(200, "The export.", self.sent({"export": export_object}),
+                          {"export": export_example}),
+                    errors=(404,),
+                ),
+                "post": self.op(
+                    "Start an export of my data",
+                    "A zip of the user's account, settings, rooms, the messages of their "
+                    "conversations and the messages they wrote, saved messages, reminders, "
+                    "scheduled messages and uploaded files (docs/protocol.md, \"Download my "
+                    "data\"), made in the background; `GET` tells how it goes. 409 "
+                    "`conflict` while one is being made; 429 past `limits.exports_per_hour` "
+                    f"({limits.exports_per_hour}) an hour. Kept `limits.export_keep_hours` "
+                    f"({limits.export_keep_hours:g}) hours once ready.",
+                    tag="accounts", op_id="startExport",
+                    ok=ok(202, "Started.", self.sent({"export": export_object}),
+                          {"export": {**export_example, "state": "running",
+                                      "finished_at": None, "expires_at": None, "size": None,
+                                      "url": None, "messages": 0, "files": 0}}),
+                    errors=(409, 429),
+                ),
+            },
+            "/api/me/export/download": {"get": self.op(
+                "Download my data",
+                "The zip of the latest export while it is ready (`application/zip`, "
+                "`Content-Disposition: attachment`), with the Bearer token, or with the "
+                "signed `url` of `GET /api/me/export` (with any of `user`, `exp`, `sig` in "
+                "the query the request is judged by them alone: 403 when bad, incomplete or "
+                "expired). `Range`, `If-None-Match` and `HEAD` are "
+                "answered. 404 when none is ready.",
+                tag="accounts", auth="link", op_id="downloadExport",
+                parameters=[{"name": "user", "in": "query", "required": False,
+                             "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                             "description": "With a signed link: the user's id."},
+                            *file_headers],
+                ok={
+                    "200": {"description": "The archive.", "headers": file_answer_headers,
+                            "content": {"application/zip": {"schema": {
+                                "type": "string", "format": "binary"}}}},
+                    "206": {"description": "The range asked for.", "headers": {
+                        **file_answer_headers,
+                        "Content-Range": {"required": True, "schema": {
+                            "type": "string", "pattern": r"^bytes [0-9]+-[0-9]+/[0-9]+$"}}},
+                        "content": {"application/zip": {"schema": {
+                            "type": "string", "format": "binary"}}}},
+                    "304": {"description": "Not modified (`If-None-Match`).",
+                            "headers": {"ETag": file_answer_headers["ETag"]}},
+                },
+                errors=(403, 404, 416),
             )},
             "/api/email/confirm/{token}": {"get": self.op(
                 "Open an address's confirmation link (deprecated)",

@@ -42,6 +42,7 @@ from chatd.config import Config
 from chatd.errors import ChatError
 from chatd.http.avatars import get_avatar, put_avatar, remove_avatar
 from chatd.http.emoji import add_emoji, emoji_limit, get_emoji_image, remove_emoji
+from chatd.http.exports import DOWNLOAD_PATH, download_export, export_state, start_export
 from chatd.http.links import links, thumbnail
 from chatd.http.messages import (
     JSON_TYPE,
@@ -858,6 +859,8 @@ ROUTES: list[Route] = [
     _route(r"/api/me/email", {"GET": _get_email, "PUT": _put_email, "DELETE": _delete_email}),
     _route(r"/api/me/email-notifications", {"PUT": _email_notifications}),
     _route(r"/api/email/confirm", {"POST": _confirm_email_token}),
+    _route(r"/api/me/export", {"GET": export_state, "POST": start_export}),
+    _route(re.escape(DOWNLOAD_PATH), {"GET": download_export}),
     _route(r"/api/email/confirm/(?P<token>[^/]+)", {"GET": _confirm_email}),
     _route(r"/api/email/unsubscribe/(?P<token>[^/]+)", {
         "GET": _unsubscribe_page, "POST": _unsubscribe,

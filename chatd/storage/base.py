@@ -1445,6 +1445,44 @@ class SessionRooms:
     rooms: list[Room]
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ExportState:
+    """An export of a user's data (migration 0052, chatd/export.py) as it is now: ``state``
+    ``"running"``, ``"ready"``, ``"failed"`` (``error`` says why; a running export whose
+    node stopped renewing its lease reads as failed) or ``"expired"``; times in ms
+    (``finished_at`` and ``expires_at`` None until then); ``sha256`` and ``size``, the
+    archive's in the file store, while ready; ``messages`` and ``files``, what it holds (so
+    far, while running)."""
+
+    id: int
+    state: str
+    started_at: int
+    finished_at: int | None = None
+    expires_at: int | None = None
+    sha256: str | None = None
+    size: int | None = None
+    messages: int = 0
+    files: int = 0
+    error: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ExportedFile:
+    """A file a user uploaded, as their export lists it: its bytes are ``sha256`` in the file
+    store; ``room`` and ``message_id`` None for a file of no room (``use`` ``"avatar"`` or
+    ``"emoji"``) or not attached yet; ``ts`` when it was uploaded (ms)."""
+
+    id: int
+    name: str
+    size: int
+    content_type: str
+    sha256: str
+    room: str | None
+    message_id: int | None
+    ts: int
+    use: str = "upload"
+
+
 class Storage(Protocol):
     """The database behind chatd. One instance is shared by all tasks of a daemon."""
 
@@ -2607,6 +2645,68 @@ class Storage(Protocol):
         """Forget these bytes in the rows of deleted files, unless a kept file refers to
         them again (their bytes are gone from disk): a thumbnail is set to none, and a row
         whose content these are, and that has no thumbnail left, is removed."""
+
+    # -- exports of a user's data (migration 0052, chatd/export.py) ----------------------------
+
+    async def start_export(self, user_id: int, *, per_hour: int, lease: float) -> ExportState:
+        """Start an export of the user's data: a row ``running`` with a lease of ``lease``
+        seconds, and the audit log's ``export`` entry, in one transaction. A running export
+        whose lease ran out is marked failed first.
+
+        Raises:
+            ChatError('conflict'): one of the user's exports is running.
+            ChatError('rate_limited'): the user started ``per_hour`` in the last hour (with
+                ``retry_after``, the seconds until the oldest of them leaves the hour).
+        """
+
+    async def export_state(self, user_id: int) -> ExportState | None:
+        """The user's latest export (None: they have made none that is still kept)."""
+
+    async def renew_export(self, export_id: int, *, lease: float, messages: int,
+                           files: int) -> bool:
+        """Renew a running export's lease for ``lease`` seconds from now, with its progress;
+        False when it no longer runs (failed meanwhile, or the user is gone)."""
+
+    async def finish_export(self, export_id: int, *, sha256: str, size: int, messages: int,
+                            files: int, keep: float) -> ExportState | None:
+        """Mark a running export ready: its archive is ``sha256`` in the file store, kept for
+        ``keep`` seconds. None when it no longer runs (the caller removes the archive)."""
+
+    async def fail_export(self, export_id: int, error: str) -> None:
+        """Mark a running export failed, ``error`` saying why (in words, for the user)."""
+
+    async def expire_exports(self, *, limit: int, forget_after: float) -> list[str]:
+        """Mark at most ``limit`` ready exports past their expiry expired, and return their
+        archives' SHA-256 (for the caller to remove from the file store); forget the rows of
+        failed and expired exports started more than ``forget_after`` seconds ago."""
+
+    async def record_export(self, user_id: int, details: dict[str, Any]) -> None:
+        """Record in the audit log an export of the user's data made on the command line
+        (``export``, no actor, ``details`` what it held)."""
+
+    async def export_account(self, user_id: int) -> dict[str, Any]:
+        """The user's account as their export holds it (JSON): name, display name, status,
+        avatar, email address, and settings (keywords, sections, dnd, read receipts)."""
+
+    async def export_rooms(self, user_id: int) -> list[dict[str, Any]]:
+        """The rooms and conversations the user is a member of, by name, each as their export
+        holds it (JSON): the room's name, kind, privacy, topic, and the user's membership
+        (joined, role, notify level, favourite, section); ``peers`` for a conversation."""
+
+    async def sent_rooms(self, user_id: int) -> list[tuple[str, str]]:
+        """The (name, kind) of every room and conversation, not deleted, that the user ever
+        sent a message in, by name: one walk of their messages' key."""
+
+    async def export_messages(self, room: str, *, after: int, limit: int,
+                              sender_id: int | None = None) -> list[Message]:
+        """The messages of ``room`` as they are now (changes left out), seq > ``after``, in
+        seq order, at most ``limit``: a walk of the (room, seq) key. With ``sender_id``,
+        only that user's. No access check: the export decides what is the user's."""
+
+    async def export_files(self, user_id: int, *, after: int, limit: int
+                           ) -> list[ExportedFile]:
+        """The files the user uploaded and that are kept (not deleted; link preview images
+        left out), id > ``after``, by id, at most ``limit``."""
 
     async def aclose(self) -> None:
         """Close the connections (and stop an embedded server this instance started)."""

@@ -104,7 +104,7 @@ from chatd.protocol import codes
 from chatd.protocol.names import GROUP_MAX, conversation_name, is_conversation
 from chatd.search import SearchQuery
 from chatd.sections import SectionList, sections_from_json
-from chatd.storage import bots
+from chatd.storage import bots, exports
 from chatd.storage import email as mail
 from chatd.storage import invitations as invites
 from chatd.storage import limits as shared_limits
@@ -137,6 +137,8 @@ from chatd.storage.base import (
     EmailBatch,
     EmailSettings,
     EmailTarget,
+    ExportedFile,
+    ExportState,
     FavouriteMark,
     FileInfo,
     FollowedThread,
@@ -2183,6 +2185,29 @@ LEFT JOIN users a ON a.id = e.actor_id
 ORDER BY e.pin_seq DESC
 """
 
+# A page of room $1's messages as they are now, seq > $2, $3 at most, for an export of a
+# user's data (Storage.export_messages): a walk of messages_room_seq_key, each message read
+# as history reads it; the _BY_SENDER variant only user $4's, a walk of
+# messages_room_sender_idx (migration 0016): its cost is the user's messages, not the room's.
+_SQL_EXPORT_MESSAGES = """
+SELECT e.*, a.name AS sender,{extras}
+FROM (
+    SELECT {entry}
+    FROM messages m
+    WHERE m.room_id = (SELECT id FROM rooms WHERE name = $1) AND m.seq > $2 {sender}
+    ORDER BY m.seq
+    LIMIT $3
+) e
+LEFT JOIN users a ON a.id = e.actor_id
+ORDER BY e.seq
+"""
+_SQL_EXPORT_MESSAGES_BY_SENDER = _SQL_EXPORT_MESSAGES.format(
+    extras=_MESSAGE_EXTRAS.format(quote=_QUOTE, file_fields=_FILE_FIELDS), entry=_MESSAGE_ENTRY,
+    sender="AND m.sender_id = $4")
+_SQL_EXPORT_MESSAGES = _SQL_EXPORT_MESSAGES.format(
+    extras=_MESSAGE_EXTRAS.format(quote=_QUOTE, file_fields=_FILE_FIELDS), entry=_MESSAGE_ENTRY,
+    sender="")
+
 # The thread of message $3 of room $1 (Storage.thread) for user $2, who must be a member: the
 # room's last_seq, whether they may read it, the thread's root (the message, or the root of
 # the reply it is; part 0) and its replies with seq < $4, the newest first, $5 at most
@@ -3972,6 +3997,56 @@ class PostgresStorage:
             return None
         return GroupScope(members=row["members"], member=row["member"],
                           moderates=row["moderates"], covered=tuple(row["covered"]))
+
+    # -- exports (chatd/storage/exports.py) ----------------------------------------------------
+
+    async def start_export(self, user_id: int, *, per_hour: int, lease: float) -> ExportState:
+        return await self._run(exports.start_export, self._pool, user_id, per_hour, lease)
+
+    async def export_state(self, user_id: int) -> ExportState | None:
+        return await self._run(exports.export_state, self._pool, user_id)
+
+    async def renew_export(self, export_id: int, *, lease: float, messages: int,
+                           files: int) -> bool:
+        return await self._run(exports.renew_export, self._pool, export_id, lease, messages,
+                               files)
+
+    async def finish_export(self, export_id: int, *, sha256: str, size: int, messages: int,
+                            files: int, keep: float) -> ExportState | None:
+        return await self._run(exports.finish_export, self._pool, export_id, sha256, size,
+                               messages, files, keep)
+
+    async def fail_export(self, export_id: int, error: str) -> None:
+        await self._run(exports.fail_export, self._pool, export_id, error)
+
+    async def expire_exports(self, *, limit: int, forget_after: float) -> list[str]:
+        return await self._run(exports.expire_exports, self._pool, limit, forget_after)
+
+    async def record_export(self, user_id: int, details: dict[str, Any]) -> None:
+        await self._run(exports.record_export, self._pool, user_id, details)
+
+    async def export_account(self, user_id: int) -> dict[str, Any]:
+        return await self._run(exports.export_account, self._pool, user_id)
+
+    async def export_rooms(self, user_id: int) -> list[dict[str, Any]]:
+        return await self._run(exports.export_rooms, self._pool, user_id)
+
+    async def sent_rooms(self, user_id: int) -> list[tuple[str, str]]:
+        return await self._run(exports.sent_rooms, self._pool, user_id)
+
+    async def export_messages(self, room: str, *, after: int, limit: int,
+                              sender_id: int | None = None) -> list[Message]:
+        """See :meth:`Storage.export_messages`: one statement."""
+        if sender_id is None:
+            rows = await self._run(self._pool.fetch, _SQL_EXPORT_MESSAGES, room, after, limit)
+        else:
+            rows = await self._run(self._pool.fetch, _SQL_EXPORT_MESSAGES_BY_SENDER, room,
+                                   after, limit, sender_id)
+        return [_entry(room, row) for row in rows]
+
+    async def export_files(self, user_id: int, *, after: int, limit: int
+                           ) -> list[ExportedFile]:
+        return await self._run(exports.export_files, self._pool, user_id, after, limit)
 
     # -- sections (chatd/storage/sections.py) ------------------------------------------------
 

@@ -250,6 +250,11 @@ export function auditText(entry) {
     const of = !made && entry.target && entry.target !== entry.actor ? ` of ${entry.target}` : "";
     return `${who} ${made ? "made" : "revoked"} invitation link${id}${of}`;
   }
+  if (entry.action === "export") {
+    // "Download my data" (a user's own, or the command line's `chatd export USER`).
+    return entry.actor && entry.actor === entry.target ? `${who} exported their data`
+      : `${who} exported the data of ${entry.target || "someone"}`;
+  }
   if (entry.action === "archive" && details.archived === false) what = "unarchived";
   if (entry.action === "set_topic") return `${who} set the topic of #${entry.room || "?"}`;
   if (entry.action === "purge" && Number.isSafeInteger(details.deleted)) {

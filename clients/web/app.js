@@ -31,6 +31,8 @@
 //               people" dialog's choices and list of links; pure
 //   email.js    email: the "Email notifications" dialog's state, the addresses the page opens
 //               with (#email-confirmed, #reset=TOKEN), the password reset forms' rules; pure
+//   export.js   "Download my data": the dialog's state (the latest export, being made, ready,
+//               failed or expired), when to ask again, refusals in words; pure
 //   admin.js    moderation and administration: who gets which control, ban durations, the
 //               admin API's answers parsed and paged, figures formatted; pure
 //   store.js    one room: messages by seq, resume point, unread; pure
@@ -63,6 +65,7 @@ import { ConversationView } from "./view-conversation.js";
 import { DialogsView } from "./view-dialogs.js";
 import { EmailView } from "./view-email.js";
 import { EmojiView } from "./view-emoji.js";
+import { ExportView } from "./view-export.js";
 import { InvitesView } from "./view-invites.js";
 import { KeywordsView } from "./view-keywords.js";
 import { LayoutView } from "./view-layout.js";
@@ -105,6 +108,7 @@ const controller = new Controller({
   admin: new AdminView(),
   invites: new InvitesView(),
   email: new EmailView(),
+  exporting: new ExportView(),
   profile: new ProfileView(),
   emoji: new EmojiView(),
   keywords: new KeywordsView(),

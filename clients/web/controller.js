@@ -156,7 +156,7 @@ export class Controller {
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
       attachments, viewer, alertsView, search, moderation, admin, pins, profile, thread,
-      saved, threads, scheduled, userGroups, switcher, invites, email,
+      saved, threads, scheduled, userGroups, switcher, invites, email, exporting,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -507,6 +507,17 @@ export class Controller {
         email.open();
       },
       mailsNot: () => this.mails === false,
+      exportData: () => {
+        closePopup(false);
+        exporting.open();
+      },
+    });
+    // "Download my data" (view-export.js), over HTTP.
+    exporting.bind({
+      call: (method, path, body) => {
+        if (!this.session) return Promise.reject(new Error("Not logged in."));
+        return api.authed(this.session.token, method, path, body);
+      },
     });
     // The person's address and email notifications (view-email.js), over HTTP.
     email.bind({
@@ -757,6 +768,7 @@ export class Controller {
     this.views.admin.close({ refocus: false });
     this.views.invites.close();
     this.views.email.close();
+    this.views.exporting.close();
     document.title = "chatd";
     this.views.viewer.close();
     this.views.dialogs.close();

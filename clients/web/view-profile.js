@@ -1,7 +1,8 @@
 // The person's own name in the sidebar's header, and what it opens: a menu (a preset status in
 // one press, "Clear status", "Mark all as read", "Profile and status…", "Custom emoji…", "User
 // groups", "Invite people…" for those who may, "Notification keywords…" (view-keywords.js)
-// where the server keeps them, "Email notifications…" (view-email.js), and the read receipts'
+// where the server keeps them, "Email notifications…" (view-email.js), "Download my data…"
+// (view-export.js), and the read receipts'
 // setting, a checkbox: "Let others see when I've read messages", receipts.js) and the
 // "Profile and status" dialog: a
 // display name, a status (an emoji and words, the presets, when it clears by itself) and
@@ -40,7 +41,8 @@ export class ProfileView {
    * receipts or stops, mayInvite() → whether the person makes invitation links, invite()
    * opens the "Invite people" dialog (view-invites.js), keywords() the "Notification
    * keywords" dialog (view-keywords.js), email() the "Email notifications" dialog
-   * (view-email.js), mailsNot() → whether the server is known to send no email.
+   * (view-email.js), mailsNot() → whether the server is known to send no email,
+   * exportData() the "Download my data" dialog (view-export.js).
    */
   bind(handlers) { this.on = handlers; }
 
@@ -86,6 +88,7 @@ export class ProfileView {
       { label: this.on.mailsNot && this.on.mailsNot()
         ? "Email notifications (not set up on this server)…" : "Email notifications…",
       run: () => this.on.email() },
+      { label: "Download my data…", run: () => this.on.exportData() },
       { label: "Mark all as read", run: () => this.on.readAll(), hint: readAllHint(navigator),
         keys: "Shift+Escape" },
       ...(status ? [{ label: "Clear status", run: () => this.change({ custom_status: null }) }]

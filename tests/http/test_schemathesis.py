@@ -79,6 +79,9 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "auth": {"login_attempts_per_ip": 100000},
     # Outgoing webhooks are set to 127.0.0.1 (see _local_url).
     "webhooks": {"allow_private_endpoints": True},
+    # The scene makes ann an export (for GET /api/me/export and its download); POST
+    # /api/me/export must then still succeed (202; 409 while one runs).
+    "limits": {"exports_per_hour": 1000},
 }
 CONFIG = Config().replace(**SETTINGS)
 
@@ -312,6 +315,14 @@ def _set_scene(url: str, tcp_port: int) -> tuple[str, str, str, str]:
     answer = _call(url, "PUT", "/api/rooms/general/webhook",
                    {"url": _local_url({"url": "https://ci.example.net/chatd"})["url"]}, token)
     assert answer.status_code == 200, answer.text
+    # ann's export, ready: what GET /api/me/export and its download answer with (test_api).
+    answer = _call(url, "POST", "/api/me/export", None, token)
+    assert answer.status_code == 202, answer.text
+    deadline = time.monotonic() + 60
+    while _call(url, "GET", "/api/me/export", None, token).json()["export"]["state"] \
+            == "running":
+        assert time.monotonic() < deadline, "ann's export was not made"
+        time.sleep(0.05)  # (asked again: the state is waited for, not time)
     # pia's own room, which no example names: where her scheduled messages go (test_api).
     # Made last, so that the ids of everything the examples name stay as they were.
     pia = _login(url, "pia")

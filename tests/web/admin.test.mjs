@@ -184,6 +184,9 @@ test("audit lines say who did what to whom, where", () => {
   assert.equal(auditText(entry("set_topic", { target: null, room: "team" })),
     "root set the topic of #team");
   assert.equal(auditText(entry("something_new", { target: null })), "root something new");
+  assert.equal(auditText(entry("export", { actor: "eve" })), "eve exported their data");
+  assert.equal(auditText(entry("export", { actor: null })),
+    "The command line exported the data of eve");
   // Invitation links: made (no target), revoked (its maker the target, unless the actor).
   assert.equal(auditText(entry("create_invitation", { target: null,
     details: { invitation: 4, max_uses: 1, rooms: [] } })), "root made invitation link 4");
