@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 import {
-  addWords, answered, confirm, countText, emptyKeywords, hits, limitsText, listOf, matched,
+  addWords, answered, confirm, countText, emptyKeywords, hits, limitOf, limitsText, listOf, matched,
   matches, MAX_CHARS, MAX_KEYWORDS, ranges, refusalText, removeWord, setList, splitTyped,
   welcomed,
 } from "../../clients/web/keywords.js";
@@ -96,9 +96,31 @@ test("the welcome says the list (or its user object does); a server that says no
   welcomed(keywords, { op: "welcome", keywords: ["deploy"], user: { name: "ann" } });
   assert.deepEqual(keywords.list, ["deploy"]);
   const other = emptyKeywords();
-  welcomed(other, { op: "welcome", user: { name: "ann", keywords: ["outage"] }, keywords_max: 10 });
+  welcomed(other, { op: "welcome", user: { name: "ann", keywords: ["outage"] }, keywords_per_user: 10 });
   assert.deepEqual(other.list, ["outage"]);
   assert.equal(other.max, 10);
+});
+
+test("how many the server takes: its welcome's keywords_per_user, else 50 (an older server)", () => {
+  const older = emptyKeywords();
+  welcomed(older, { op: "welcome", user: { name: "ann" }, keywords: [] });
+  assert.equal(older.max, null);
+  assert.equal(limitOf(older), MAX_KEYWORDS);
+  const said = emptyKeywords();
+  welcomed(said, { op: "welcome", user: { name: "ann" }, keywords: [], keywords_per_user: 3 });
+  assert.equal(limitOf(said), 3);
+  assert.match(limitsText(said.max), /^Up to 3 keywords,/);
+  assert.equal(countText(["a"], said.max), "You have 1 of 3 keywords.");
+  assert.deepEqual(addWords(["a", "b"], ["c", "d"], said.max).left, ["d"]);
+  // What is not a count is not taken: the usual limit stands.
+  for (const bad of [-1, 2.5, "7", null, 2 ** 60]) {
+    const keywords = emptyKeywords();
+    welcomed(keywords, { op: "welcome", user: { name: "ann" }, keywords: [], keywords_per_user: bad });
+    assert.equal(limitOf(keywords), MAX_KEYWORDS, String(bad));
+  }
+  // A later welcome (another server behind the same address, a changed limit) says it again.
+  welcomed(said, { op: "welcome", user: { name: "ann" }, keywords: [], keywords_per_user: 80 });
+  assert.equal(limitOf(said), 80);
 });
 
 test("a change is shown at once; the server's reply says the last word", () => {
@@ -158,8 +180,10 @@ test("adding: duplicates skipped, too long and too many refused in words, the re
   assert.deepEqual(addWords([], ["a\tb"]), { list: [], added: [], left: ["a\tb"],
     problem: '"a\tb" holds a tab or a line break: a keyword cannot.' });
   const full = Array.from({ length: MAX_KEYWORDS }, (_, i) => `k${i}`);
-  // The server's limit unknown (not in its welcome): the server says, if it is past it.
-  assert.equal(addWords(full, ["one more"]).list.length, MAX_KEYWORDS + 1);
+  // The server's limit unknown (not in its welcome, an older server): its default, 50.
+  assert.equal(addWords(full, ["one more"]).list.length, MAX_KEYWORDS);
+  assert.deepEqual(addWords(full, ["one more"]).left, ["one more"]);
+  assert.equal(addWords(full, ["one more"], 80).list.length, MAX_KEYWORDS + 1);
   const over = addWords(full, ["one more"], MAX_KEYWORDS);
   assert.equal(over.list.length, MAX_KEYWORDS);
   assert.match(over.problem, /you have 50 keywords, the most there can be/);
