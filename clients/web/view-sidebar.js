@@ -18,7 +18,7 @@
 // "Move to…" does the same from the keyboard; for a favourite only the menu's: it stays in
 // Favourites, and shows in its section once unstarred).
 
-import { levelOf, titleCount, titleText } from "./alerts.js";
+import { levelOf, mentionCount, titleCount, titleText } from "./alerts.js";
 import { $, colourClass, drawKeyed, h, svgIcon } from "./dom.js";
 import { avatarOf, shownUser, statusWords } from "./profiles.js";
 import { avatar, setPicture } from "./view-avatar.js";
@@ -247,7 +247,8 @@ export class SidebarView {
       name: room.name, kind: room.kind, label: room.label, private: room.private,
       current: room.name === state.current, count,
       status: room.kind === "dm" ? statusOf(state, room.label) : null,
-      mentioned: count && room.mentions > 0 ? room.mentions : 0, unread: room.unread,
+      // (A notification keyword's message counts as a mention: alerts.js mentionCount.)
+      mentioned: count ? mentionCount(state, room) : 0, unread: room.unread,
       muted: !room.draft && levelOf(room) === "none", draft: room.draft,
     };
   }

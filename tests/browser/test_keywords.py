@@ -201,6 +201,50 @@ def test_keywords_mark_and_notify_and_follow_other_devices(
     assert ann.errors == []
 
 
+def test_a_keyword_counts_as_a_mention_and_is_marked_in_search(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """Bob's message with ann's keywords in #random, which she does not look at, counts in
+    its "@" badge and makes the title's count a mention's (the "*"), as a mention does; a
+    message without one does not. Searched for, the result marks her keywords as the message
+    view does."""
+    _, ann_line, bob = ann_and_bob_in(daemon, "general", "random")
+    ann_line.request("set_keywords", keywords=["deploy", "on call"])
+    ann = person(sessions, browser, fake("granted"))
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    wait_online(page)
+    expect(page.locator("#conv-title")).to_have_text("# general")
+    random = room_button(page, "random")
+    bob.request("send", room="random", text="lunch?", nonce="k0")
+    expect(random).to_have_attribute("aria-label", "Room random, 1 unread")
+    expect(random.locator(".badge.mention")).to_have_count(0)
+    expect(page).to_have_title("(1) #general · chatd")
+
+    bob.request("send", room="random", text="who is on call for the deploy?", nonce="k1")
+    expect(random).to_have_attribute("aria-label", "Room random, 2 unread, 1 mentioning you")
+    expect(random.locator(".badge.mention")).to_be_visible()
+    expect(page).to_have_title("(2*) #general · chatd")
+
+    page.locator("#search-open").click()
+    box = page.get_by_role("searchbox", name="Search messages")
+    box.fill("deploy")
+    box.press("Enter")
+    result = page.locator("#search-results .result")
+    expect(result).to_have_count(1)
+    expect(result.locator("mark.keyword")).to_have_text(["on call", "deploy"])
+    expect(result).to_have_class(MENTIONED)
+    shot(page, artifacts, "desktop-keywords-search")
+    result.click()
+    expect(page.locator("#conv-title")).to_have_text("# random")
+    expect(msg(page, "who is on call").locator("mark.keyword")).to_have_text(["on call", "deploy"])
+    expect(random.locator(".badge.mention")).to_have_count(0)
+    expect(page).to_have_title("#random · chatd")
+    ann_line.close()
+    bob.close()
+    assert ann.errors == []
+
+
 def test_keywords_on_a_phone(
     daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
