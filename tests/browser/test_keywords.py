@@ -226,6 +226,7 @@ def test_a_keyword_counts_as_a_mention_and_is_marked_in_search(
     expect(random.locator(".badge.mention")).to_be_visible()
     expect(page).to_have_title("(2*) #general · chatd")
 
+    daemon.search_caught_up()
     page.locator("#search-open").click()
     box = page.get_by_role("searchbox", name="Search messages")
     box.fill("deploy")
