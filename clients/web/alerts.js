@@ -55,6 +55,7 @@ import { pollSummary } from "./polls.js";
 import { forwardedSummary } from "./forwarding.js";
 import { excerpt, filesSummary } from "./select-messages.js";
 import { sameUser } from "./store.js";
+import { mentionsMe } from "./usergroups.js";
 import { alertPlace, conversationLabel, isConversation, nameLabel } from "./conversations.js";
 
 /** The notification levels, as the server names them. */
@@ -312,8 +313,50 @@ export function soundDue(last, now) {
 }
 
 /**
+ * The room's "@" count: the unread messages that mention the person. The server counts those
+ * that name them or a group of theirs (`room.mentions`, kept by store.js); to them are added
+ * the unread messages the page holds that do neither but hold one of the person's
+ * notification keywords (`keywordMentions`), which the server does not count.
+ */
+export function mentionCount(state, room) {
+  return room.mentions + keywordMentions(state, room);
+}
+
+/**
+ * How many of the room's unread messages the page holds are mentions only by a notification
+ * keyword (keywords.js `hits`): by someone else, not deleted, after the read marker, naming
+ * neither the person nor a group of theirs (counted by the server already; an "@here" read
+ * later too, which the server may have counted). None where a keyword does nothing: a muted
+ * room, and a 1:1 (whose every message is to the person already; docs/protocol.md). Only
+ * the messages held are known: a room not opened since a reload counts those that came
+ * since. At most the unread messages the mentions leave.
+ */
+export function keywordMentions(state, room) {
+  const keywords = state.keywords;
+  if (!keywords || !Array.isArray(keywords.list) || !keywords.list.length || room.unread <= 0
+      || room.kind === "dm" || levelOf(room) === "none") return 0;
+  const key = [room.version, room.readSeq, room.counted, keywords.list, state.me,
+    state.userGroups ? state.userGroups.version : 0];
+  const held = counted.get(room);
+  if (held && held.key.every((part, i) => part === key[i])) return held.count;
+  let count = 0;
+  for (const message of room.messages.values()) {
+    if (message.seq <= room.readSeq || message.seq > room.counted
+        || !room.counts(message, state.me) || mentions(message, state.me)
+        || message.group === "here"
+        || (state.userGroups && mentionsMe(state.userGroups, message, state.me))) continue;
+    if (hits(keywords, message, sameUser(message.from, state.me)).length) count += 1;
+  }
+  counted.set(room, { key, count });
+  return Math.min(count, Math.max(0, room.unread - room.mentions));
+}
+
+const counted = new WeakMap(); // room -> {key, count}: keywordMentions as last worked out
+
+/**
  * The title's count: {count, urgent}. `count` is the unread messages (see the top of the
- * file); `urgent` whether some are direct messages or mention the person.
+ * file); `urgent` whether some are direct messages or mention the person (a notification
+ * keyword's too: `mentionCount`).
  */
 export function titleCount(state) {
   let count = 0;
@@ -328,7 +371,7 @@ export function titleCount(state) {
       count += room.unread;
       // (A conversation's every message is for the person, unless they asked for mentions only.)
       urgent = urgent || (isConversation(room) && level === "all" ? room.unread > 0
-        : room.mentions > 0);
+        : mentionCount(state, room) > 0);
     }
   }
   return { count, urgent };

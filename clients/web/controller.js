@@ -61,7 +61,7 @@ import * as readmarks from "./readmarks.js";
 import * as forwarding from "./forwarding.js";
 import * as reminders from "./reminders.js";
 import { nextTextChange, parseLocal, reminderProblem, shownItem } from "./saved.js";
-import { currentRoom, nextTypingChange, roomOrder, sectionLists } from "./select.js";
+import { currentRoom, nextTypingChange, roomOrder, sectionHolds } from "./select.js";
 import { createdId, find as findSection, named, nameProblem } from "./sections.js";
 import {
   deleteWords, moveMenu, nameFields, refusal as sectionRefusal,
@@ -1733,12 +1733,12 @@ export class Controller {
   confirmDeleteSection(id) {
     const section = this.state && findSection(this.state.sections.shown, id);
     if (!section) return;
-    const held = sectionLists(this.state).find((one) => one.section.id === id);
     this.views.dialogs.confirm({
       title: `Delete the section ${section.name}?`,
       ok: "Delete",
       danger: true,
-      fields: deleteWords(section, held ? held.rooms : []),
+      // (Its favourites too, listed in Favourites: the server moves them as well.)
+      fields: deleteWords(sectionHolds(this.state, id)),
       submit: async () => {
         await this.ask("delete_section", { section: id }).catch(refusedAs(sectionRefusal));
       },

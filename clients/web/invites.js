@@ -252,18 +252,41 @@ export function parseInvitation(body) {
  * The person's links (an administrator's: every one), newest first, and how asking went.
  * `since`: the invitations a create or a revoke answered since the list was last asked (id ->
  * invitation), which its answer may not have seen yet (the requests run side by side).
+ *
+ * `GET /api/invitations` answers a page at a time, newest first (docs/protocol.md): `more`
+ * says older ones follow, asked for with `before`, the oldest id the server's pages gave
+ * (those a create or a revoke answered do not move it: older ones may be missing before
+ * them). One next page is asked at a time (`paging`); asking the list again drops a next
+ * page on its way (its answer brings the old serial).
  */
 export function emptyLinks() {
-  return { items: [], loaded: false, loading: false, error: "", serial: 0, since: new Map() };
+  return { items: [], loaded: false, loading: false, error: "", serial: 0, since: new Map(),
+    more: false, before: null, paging: false };
 }
 
-/** Ask for the list again: returns the serial its answer must bring. */
+/** Ask for the list again (its first page): returns the serial its answer must bring. */
 export function linksAsked(list) {
   list.serial += 1;
   list.loading = true;
+  list.paging = false;
   list.error = "";
   list.since = new Map();
   return list.serial;
+}
+
+/** The invitations of a page of `GET /api/invitations`, those well-formed. */
+function pageOf(body) {
+  const given = body && Array.isArray(body.invitations) ? body.invitations : [];
+  return given.map(parseInvitation).filter(Boolean);
+}
+
+/** Where the next page starts after `page` (the oldest id there), and whether there is one. */
+function pageEnd(list, page, body) {
+  const oldest = page.reduce((low, item) => (low === null || item.id < low ? item.id : low),
+    list.before);
+  list.before = oldest;
+  // (A page that says more but gives nothing to start the next one from ends the list.)
+  list.more = Boolean(body && body.more === true) && oldest !== null;
 }
 
 /**
@@ -272,20 +295,48 @@ export function linksAsked(list) {
  */
 export function linksLoaded(list, serial, body) {
   if (serial !== list.serial) return false;
-  const given = body && Array.isArray(body.invitations) ? body.invitations : [];
-  const items = new Map(given.map(parseInvitation).filter(Boolean).map((item) => [item.id,
-    item]));
+  const page = pageOf(body);
+  const items = new Map(page.map((item) => [item.id, item]));
   for (const [id, item] of list.since) items.set(id, later(items.get(id), item));
   list.items = sortLinks([...items.values()]);
+  list.before = null;
+  pageEnd(list, page, body);
   list.loading = false;
   list.loaded = true;
   return true;
 }
 
-/** The request of `serial` failed with `message`. */
+/**
+ * Ask for the next page ("Show more"): {serial, before} for `GET /api/invitations?before=`,
+ * or null when there is none to ask (no more, the list or a page on its way).
+ */
+export function linksMoreAsked(list) {
+  if (!list.loaded || !list.more || list.loading || list.paging) return null;
+  list.paging = true;
+  list.error = "";
+  return { serial: list.serial, before: list.before };
+}
+
+/**
+ * The next page came, for the list of `serial` (an answer for a list asked again since is
+ * dropped): its invitations join the list (one held already: the later of the two copies).
+ */
+export function linksMoreLoaded(list, serial, body) {
+  if (serial !== list.serial || !list.paging) return false;
+  const page = pageOf(body);
+  const items = new Map(list.items.map((item) => [item.id, item]));
+  for (const item of page) items.set(item.id, later(items.get(item.id), item));
+  list.items = sortLinks([...items.values()]);
+  pageEnd(list, page, body);
+  list.paging = false;
+  return true;
+}
+
+/** The request of `serial` (the list's, or its next page's) failed with `message`. */
 export function linksFailed(list, serial, message) {
   if (serial !== list.serial) return false;
   list.loading = false;
+  list.paging = false;
   list.error = message || "The server did not answer.";
   return true;
 }

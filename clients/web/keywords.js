@@ -20,9 +20,14 @@
 // The dialog (view-keywords.js) adds what is typed: Enter or a comma adds, several at once
 // separated by commas (`splitTyped`, `addWords`); each chip removes its keyword
 // (`removeWord`). The limits are said before the server is asked (`limitsText`,
-// `addWords`' problems). No DOM, no I/O: tests/web/keywords.test.mjs.
+// `addWords`' problems): how many the server takes is its welcome's `keywords_per_user`
+// (`limitOf`), MAX_KEYWORDS from a server that does not say it (an older one, whose default
+// it is). No DOM, no I/O: tests/web/keywords.test.mjs.
 
-/** How many keywords a person may have (the server's `limits.keywords_per_user` default). */
+/**
+ * How many keywords a person may have when the server does not say (its
+ * `limits.keywords_per_user` default, which an older server's welcome does not carry).
+ */
 export const MAX_KEYWORDS = 50;
 /** The longest keyword, in characters (code points, as the server counts). */
 export const MAX_CHARS = 64;
@@ -36,9 +41,10 @@ export function emptyKeywords() {
     list: null, // as shown ([] for none), or null: not said (the server keeps none)
     confirmed: null, // as the server last said it
     pending: 0, // this page's changes on their way
-    // How many the server takes, when its welcome says so (`keywords_max`); null: not said
-    // (`limits.keywords_per_user` is the server's to set; 50 unless changed): the page then
-    // says the usual limit, and a list past the server's is refused by the server, in words.
+    // How many the server takes, as its welcome says (`keywords_per_user`: the server's
+    // `limits.keywords_per_user`); null: not said (an older server), MAX_KEYWORDS then
+    // (`limitOf`). A list past a limit set lower on such a server is refused by the server,
+    // in words.
     max: null,
     problem: "", // why the last change was refused, in words, until the next one
   };
@@ -188,14 +194,22 @@ const memo = new WeakMap(); // message object -> {list, hits}
 
 // -- the list, as the server keeps it ------------------------------------------------------------
 
-/** What a welcome says: its `keywords` (or its user object's), or null when it says none. */
+/**
+ * What a welcome says: its `keywords` (or its user object's), or null when it says none; and
+ * how many the server takes (`keywords_per_user`, top level), kept in `max` when it says.
+ */
 export function welcomed(keywords, frame) {
   const said = frame ? listOf(frame.keywords ?? (frame.user ? frame.user.keywords : undefined))
     : null;
-  const max = frame ? frame.keywords_max : undefined;
+  const max = frame ? frame.keywords_per_user : undefined;
   if (Number.isSafeInteger(max) && max >= 0) keywords.max = max;
   confirm(keywords, said);
   return said;
+}
+
+/** How many keywords the server takes: its welcome's word, else MAX_KEYWORDS. */
+export function limitOf(keywords) {
+  return keywords && Number.isSafeInteger(keywords.max) ? keywords.max : MAX_KEYWORDS;
 }
 
 /** The server's word on the list: shown, unless a change of this page's is on its way. */
@@ -254,10 +268,12 @@ export function splitTyped(text, { all = false } = {}) {
  * `list` with `words` added at its end, as the dialog adds them: {list, added, left, problem}.
  * One already in it (ignoring case, or twice in `words`) is skipped; one longer than
  * MAX_CHARS, holding a control character (a tab: the server takes none), or past `max`
- * keywords (null: the server says), is not added (it is `left`, for the field to keep), and
- * `problem` says why (the others are); `problem` is "" when all went in.
+ * keywords (null: MAX_KEYWORDS, what a server that does not say takes), is not added (it is
+ * `left`, for the field to keep), and `problem` says why (the others are); `problem` is ""
+ * when all went in.
  */
 export function addWords(list, words, max = null) {
+  max ??= MAX_KEYWORDS;
   const next = [...list];
   const added = [];
   const left = [];
@@ -275,7 +291,7 @@ export function addWords(list, words, max = null) {
     } else if (CONTROL.test(word)) {
       left.push(word);
       problems.push(`"${shortened(word)}" holds a tab or a line break: a keyword cannot.`);
-    } else if (max !== null && next.length >= max) {
+    } else if (next.length >= max) {
       left.push(word);
       problems.push(`"${shortened(word)}" was not added: you have ${max} keywords, the most there `
         + "can be. Remove one first.");

@@ -23,7 +23,8 @@
 // mention (@room, @all, @everyone, @here) is marked when the message has a `group`, or, for a
 // text not seen yet, when it looks like one; `groupMe` says whether it covers the reader. A
 // user group's "@backend" is a mention (its pill, titled with the group's description and
-// count) when the message's `user_groups` name it (`userGroups`, usergroups.js `pillsFor`).
+// count) when the message's `user_groups` name it (`userGroups`, usergroups.js `pillsFor`); a
+// neutral one (`unknown`) while the page does not know the groups yet.
 //
 // The words of the reader's notification keywords (`keywords`, keywords.js) are marked where
 // they stand in plain text: a text node is split around them (a `keyword` node), never a
@@ -80,7 +81,8 @@ export function parse(text, { mentions = null, me = null, group = null, groupMe 
   const ctx = {
     // This page's address (origin and path): a link to it at a room opens in place.
     here: typeof here === "string" ? here : null,
-    // The user groups the message names (usergroups.js `pillsFor`): name -> {title, me}.
+    // The user groups the message names (usergroups.js `pillsFor`): name -> {title, me,
+    // unknown}.
     userGroups: userGroups instanceof Map && userGroups.size ? userGroups : null,
     emoji: emoji instanceof Map && emoji.size ? emoji : null,
     mentions: Array.isArray(mentions) ? mentions.map((n) => String(n).toLowerCase()) : null,
@@ -416,8 +418,10 @@ function mentionAt(rest, ctx) {
   }
   const team = ctx.userGroups && names.find((n) => ctx.userGroups.has(n.toLowerCase()));
   if (team) {
-    const { title, me } = ctx.userGroups.get(team.toLowerCase());
-    return { type: "mention", name: team, text: `@${team}`, userGroup: true, title, me };
+    const { title, me, unknown } = ctx.userGroups.get(team.toLowerCase());
+    const node = { type: "mention", name: team, text: `@${team}`, userGroup: true, title, me };
+    if (unknown) node.unknown = true; // (the groups not known yet: usergroups.js pillsFor)
+    return node;
   }
   const name = ctx.mentions === null ? (stripped || null)
     : names.find((n) => ctx.mentions.includes(n.toLowerCase()));
@@ -521,7 +525,7 @@ function renderNode(node, doc) {
     }
     case "mention": {
       const span = el("span", `mention${node.group ? " group" : ""}${node.userGroup
-        ? " usergroup" : ""}${node.me ? " me" : ""}`);
+        ? " usergroup" : ""}${node.unknown ? " unknown" : ""}${node.me ? " me" : ""}`);
       if (node.userGroup && node.title) span.setAttribute("title", node.title);
       span.append(doc.createTextNode(node.text));
       return span;

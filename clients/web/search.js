@@ -10,8 +10,11 @@
 //
 // A result shows `snippet`, the matched part of its text as segments [{text, hit}]: the page
 // draws each as text, the hits marked, never as HTML. A result without a usable snippet shows
-// the start of its text instead (or its files).
+// the start of its text instead (or its files). The words of the person's notification
+// keywords that its text matches (keywords.js `hits`) are marked in them too, as the message
+// view marks them (`markKeywords`).
 
+import { ranges } from "./keywords.js";
 import { excerpt, filesSummary } from "./select-messages.js";
 
 /** Results per page (the server's default; at most 50). */
@@ -154,6 +157,35 @@ export function segments(result) {
   }
   const text = typeof result.text === "string" ? excerpt(result.text, FALLBACK_CHARS) : "";
   return [{ text: text || filesSummary(result) || "", hit: false }];
+}
+
+/**
+ * `parts` (as `segments` gives them) with the words of `keywords` marked: where one stands
+ * (keywords.js `ranges`, over the parts' text joined, so that a keyword a search hit cuts
+ * through is marked whole), the parts are cut, and the pieces it covers are `keyword: true`
+ * (each keeping its `hit`). `parts` as they are when no keyword is there.
+ */
+export function markKeywords(parts, keywords) {
+  if (!Array.isArray(keywords) || !keywords.length) return parts;
+  const text = parts.map((part) => part.text).join("");
+  const found = ranges(keywords, text);
+  if (!found.length) return parts;
+  const out = [];
+  let start = 0; // where the part starts in `text`
+  for (const part of parts) {
+    const end = start + part.text.length;
+    let at = start;
+    for (const [from, to] of found) {
+      if (to <= at || from >= end) continue;
+      const cut = Math.max(from, at);
+      if (cut > at) out.push({ ...part, text: text.slice(at, cut) });
+      at = Math.min(to, end);
+      out.push({ ...part, text: text.slice(cut, at), keyword: true });
+    }
+    if (at < end) out.push({ ...part, text: text.slice(at, end) });
+    start = end;
+  }
+  return out;
 }
 
 /** A line for the person about the search: "Searching…", "3 results", "No messages match…". */

@@ -67,6 +67,27 @@ export function emptyText(favourites) {
     : `Its ${favourites} favourites show in Favourites`;
 }
 
+/**
+ * What deleting a section does, in words, as the server does it (docs/protocol.md
+ * `delete_section`: every room it holds goes back to its usual list): `rooms` how many rooms
+ * and conversations it holds that are not favourites (a closed conversation too: back in
+ * Direct messages, closed), `favourites` how many favourites (listed in Favourites, not in
+ * the section: they stay there, and once unstarred show in their usual list).
+ */
+export function deleteText(rooms, favourites = 0) {
+  const said = [];
+  if (rooms === 1) said.push("Its room or conversation goes back to Rooms and Direct messages.");
+  else if (rooms) said.push(`Its ${rooms} rooms and conversations go back to Rooms and Direct messages.`);
+  if (favourites === 1) {
+    said.push("Its favourite stays in Favourites; removed from Favourites, it shows in Rooms "
+      + "or Direct messages.");
+  } else if (favourites) {
+    said.push(`Its ${favourites} favourites stay in Favourites; removed from Favourites, they `
+      + "show in Rooms and Direct messages.");
+  }
+  return said.length ? said.join(" ") : "It holds no room or conversation.";
+}
+
 /** A section id as the server gives it: a non-negative integer (or a non-empty string). */
 export function isId(value) {
   return (Number.isSafeInteger(value) && value >= 0)

@@ -54,6 +54,21 @@ export function sectionLists(state) {
   });
 }
 
+/**
+ * What section `id` holds, as deleting it would move: {rooms, favourites}, the rooms and
+ * conversations that are not favourites (a closed one too, listed or not) and the favourites
+ * (listed in Favourites).
+ */
+export function sectionHolds(state, id) {
+  const holds = { rooms: 0, favourites: 0 };
+  for (const room of state.rooms.values()) {
+    if (room.draft || sectionIn(state, room) !== id) continue;
+    if (isFavourite(room)) holds.favourites += 1;
+    else holds.rooms += 1;
+  }
+  return holds;
+}
+
 /** The section of the person's own that lists `room` (sections.js placeOf), or null. */
 function sectionIn(state, room) {
   return state.sections ? placeOf(state.sections, room) : null;

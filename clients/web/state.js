@@ -127,8 +127,10 @@
 // kept by the `keywords` event of every device, changed by `setKeywords` at once (the reply
 // says the last word; a refusal puts back the server's list and says why). A message by
 // someone else that matches one is a mention to them: alerted as one (alerts.js kindOf),
-// marked and its words highlighted (select-messages.js). The room's "@" count stays the
-// server's (it counts names and groups, not keywords), so it says the same after a reload.
+// marked and its words highlighted (select-messages.js, and in search results), and counted
+// in the room's "@" count and the title's "*": the server's count (names and groups) plus the
+// unread messages held that match a keyword (alerts.js mentionCount; the server does not
+// count keywords, so after a reload a room not opened counts only what came since).
 //
 // Sections (sections.js, `state.sections`): the person's own sections of the sidebar, kept by
 // the server (the welcome's list, the `sections` and `section` events of every device).

@@ -68,6 +68,9 @@ export class Room {
     this.peers = null; // for a group: the other members' names as registered, sorted
     this.draft = false; // a dm not created yet (nothing sent)
     this.messages = new Map(); // seq -> message object
+    // Counts the changes to `messages` (one added, replaced, all dropped): what is worked out
+    // from them (alerts.js keywordMentions) is kept until it moves.
+    this.version = 0;
     this.head = null; // resume point; null: not followed yet
     this.lastSeq = 0; // the highest seq known to exist
     this.readSeq = 0; // this user's read marker
@@ -291,6 +294,7 @@ export class Room {
         continue;
       }
       this.messages.set(kept.seq, kept);
+      this.version += 1;
       if (Number.isSafeInteger(kept.msg_id)) this.byId.set(kept.msg_id, kept.seq);
       added.push(kept);
       const reply = replyEntry(kept);
@@ -477,6 +481,7 @@ export class Room {
     // A copy read later (a page of history) does not know it came live to this page.
     if (held.hereMe && next.group === "here" && !next.hereMe) next = { ...next, hereMe: true };
     this.messages.set(held.seq, next);
+    this.version += 1;
     if (Number.isSafeInteger(next.msg_id)) this.byId.set(next.msg_id, next.seq);
     if (held.seq > this.readSeq && held.seq <= this.counted) {
       // Counted as unread when it came: a deletion uncounts it, an edit may add or remove a
@@ -509,6 +514,7 @@ export class Room {
   unfollow() {
     this.head = null;
     this.messages.clear();
+    this.version += 1;
     this.byId.clear();
     this.changes.clear();
     this.aside = [];

@@ -27,7 +27,12 @@ import { cacheName, preferCached, readShell, shellEntry, staleCaches } from "./s
 // The server writes {version, files} here as it serves this file (chatd/http/static.py).
 const SHELL = readShell("__CHATD_SHELL__");
 const CACHE = SHELL.version === null ? null : cacheName(SHELL.version);
-const ASK_MS = 1000; // how long a window has to say which room it shows
+// How long a visible window has to say which room it shows. A page answers at once when idle,
+// but only between its own tasks: a long one (a big render, a loaded machine) holds the answer
+// back for seconds, and a page that is read must not be notified of what it shows. So the
+// bound is one that only a page that never answers (hung, or not chatd's) reaches; the
+// notification of another room waits that long only then.
+const ASK_MS = 10_000;
 
 const scope = () => self.registration.scope;
 
@@ -100,7 +105,7 @@ async function roomIsShown(room) {
   return answers.includes(room);
 }
 
-/** The room `client` shows, or null (no answer within ASK_MS: an old page, or a busy one). */
+/** The room `client` shows, or null (no answer within ASK_MS: a page that does not answer). */
 function askWhichRoom(client) {
   return new Promise((resolve) => {
     const channel = new MessageChannel();

@@ -15,6 +15,7 @@
 // A name is the room's name, the display names and login names of a conversation's others, a
 // person's display and login names.
 
+import { mentionCount } from "./alerts.js";
 import { conversationLabel, knownPeople, othersOf } from "./conversations.js";
 import { isShown } from "./hiding.js";
 import { fold, matchTier, typedOf } from "./matcher.js";
@@ -51,7 +52,7 @@ export function candidates(state) {
     if (room.draft) continue;
     const count = badge(state, room) ? room.unread : 0;
     const common = { key: `r:${room.name}`, room: room.name, private: room.private,
-      unread: count, mentions: count && room.mentions > 0 ? room.mentions : 0,
+      unread: count, mentions: count ? mentionCount(state, room) : 0,
       opened: room.opened || 0, closed: !isShown(room, state.current) };
     if (room.kind === "dm") {
       const peer = othersOf(room, state.me)[0] || room.label;

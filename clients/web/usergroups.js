@@ -253,17 +253,21 @@ export function titleOf(group) {
 
 /**
  * What the message's text needs to draw its group pills (markdown.js `parse`'s `userGroups`):
- * name -> {title, me} for the groups the message names, or null when it names none. A group
- * deleted since (the whole list is in, and it is not there) has no pill: its "@name" reads as
- * plain text. Before the list is in, every group named has one.
+ * name -> {title, me, unknown} for the groups the message names, or null when it names none.
+ * A group deleted since (the whole list is in, and it is not there) has no pill: its "@name"
+ * reads as plain text. Before the list is in, the page cannot tell a group deleted from one
+ * that is there: every group named has a neutral pill (`unknown`: no title, not the reader's),
+ * decided once the list comes (its `version` moves, and the message is drawn again).
  */
 export function pillsFor(groups, message, me) {
   const named = namedGroups(message).filter((name) => !groups.loaded || groups.byName.has(name));
   if (!named.length) return null;
   const mine = message && !same(message.from, me);
   return new Map(named.map((name) => {
+    if (!groups.loaded) return [name, { title: null, me: false, unknown: true }];
     const group = groups.byName.get(name);
-    return [name, { title: titleOf(group), me: Boolean(mine && group && group.you) }];
+    return [name, { title: titleOf(group), me: Boolean(mine && group && group.you),
+      unknown: false }];
   }));
 }
 

@@ -11,6 +11,11 @@
 // Enter or Tab take it, Escape closes the list. Focus stays in the box all along. It listens on
 // the box's form first (keydown, capture phase) and takes only the keys it uses while a list is
 // open, so that Enter still sends when none is.
+//
+// What is offered may change with no key pressed: the room's members come (`who`, asked as
+// the room opens, may answer after the first "@" is typed: the group words wait for them),
+// someone joins. So each render offers again (`refresh`) while the box has the focus, unless
+// the person closed the list with Escape for the word they are typing.
 
 import { commandsFor } from "./commands.js";
 import { $, h } from "./dom.js";
@@ -35,6 +40,7 @@ export class Completion {
     this.hints = new Map(); // a group word offered -> its hint ("notifies 4 members")
     this.active = 0; // which of them Enter takes
     this.range = null; // [start, end) of the "@na" being completed
+    this.escaped = null; // where the word starts whose list Escape closed (not offered again)
     const input = $(box);
     input.setAttribute("aria-autocomplete", "list");
     input.setAttribute("aria-controls", list);
@@ -42,7 +48,10 @@ export class Completion {
       if (event.target !== input || event.isComposing) return;
       if (!this.keydown(event)) keydown(event);
     }, true);
-    input.addEventListener("input", () => this.suggest());
+    input.addEventListener("input", () => {
+      this.escaped = null; // typing asks again
+      this.suggest();
+    });
     input.addEventListener("click", () => this.suggest());
     input.addEventListener("keyup", (event) => {
       if (["ArrowLeft", "ArrowRight", "Home", "End"].includes(event.key)) this.suggest();
@@ -72,13 +81,26 @@ export class Completion {
       this.pick(this.options[this.active]);
     } else if (event.key === "Escape") {
       take();
+      this.escaped = this.range ? this.range[0] : null;
       this.close();
     }
     return true;
   }
 
-  /** Offer what completes the word before the caret (completionFor), or close the list. */
-  suggest() {
+  /**
+   * Offer what the state offers now for the word being typed (a render: see the top of the
+   * file), while the box has the focus; what is drawn already is left alone.
+   */
+  refresh() {
+    if (!this.state || document.activeElement !== $(this.ids.box)) return;
+    this.suggest({ again: true });
+  }
+
+  /**
+   * Offer what completes the word before the caret (completionFor), or close the list.
+   * `again`: asked by a render, not by the person (see `refresh`).
+   */
+  suggest({ again = false } = {}) {
     const box = $(this.ids.box);
     const room = this.state && currentRoom(this.state);
     const before = box.selectionStart === box.selectionEnd
@@ -89,6 +111,8 @@ export class Completion {
       this.close();
       return;
     }
+    if (again && (found.start === this.escaped || (this.range && this.range[0] === found.start
+      && this.range[1] === box.selectionStart && offered(found) === offered(this)))) return;
     if (this.kind !== found.kind || found.names.join("\n") !== this.options.join("\n")) {
       this.active = 0;
     }
@@ -173,6 +197,12 @@ export class Completion {
     list.replaceChildren();
     $(this.ids.box).removeAttribute("aria-activedescendant");
   }
+}
+
+/** What a list offers ({kind, names, hints}), as one string to compare. */
+function offered({ kind, names, options, hints }) {
+  return JSON.stringify([kind, names || options, [...hints].map(([name, hint]) =>
+    [name, typeof hint === "string" ? hint : hint.name])]);
 }
 
 /** The commands offered for the text `before` the caret ("/" and the start of a name), or null. */

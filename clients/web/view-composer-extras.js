@@ -83,6 +83,8 @@ export class ComposerExtrasView {
     if (name !== this.shown) {
       this.completion.close();
       this.shown = name;
+    } else {
+      this.completion.refresh(); // (the room's members may have come since a key was pressed)
     }
     $("poll-button").disabled = !room || Boolean(room.draft) || Boolean(room.archived);
     const target = replyTarget(state, room);

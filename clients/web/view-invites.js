@@ -2,19 +2,20 @@
 // make invitation links (an administrator; every member when the server lets them): a new
 // link (how long it works, for how many people, the rooms it joins, from the person's rooms),
 // shown once with a Copy button, and the person's links (an administrator's: every one) with
-// their uses and expiry, each working one with "Revoke", asked again in place before it goes.
+// their uses and expiry, each working one with "Revoke", asked again in place before it goes;
+// "Show more" under them while the server has older ones (it answers a page at a time).
 //
-// Over HTTP (docs/protocol.md, "Invitations"): POST /api/invitations, GET /api/invitations,
-// DELETE /api/invitations/{id}. The list is invites.js's: kept from the answers of a create
-// and a revoke, asked again each time the dialog opens. Everything the server sends reaches
-// the page as text (h(), textContent).
+// Over HTTP (docs/protocol.md, "Invitations"): POST /api/invitations, GET /api/invitations
+// (?before= for the next page), DELETE /api/invitations/{id}. The list is invites.js's: kept
+// from the answers of a create and a revoke, asked again each time the dialog opens.
+// Everything the server sends reaches the page as text (h(), textContent).
 
 import * as clock from "./clock.js";
 import { $, formatFull, h } from "./dom.js";
 import {
   actionRefusal, createBody, DEFAULT_EXPIRY, DEFAULT_USES, emptyLinks, EXPIRY_CHOICES,
   expiryText, invitableRooms, linkChanged, linkOf, linksAsked, linksFailed, linksLoaded,
-  linkState, linkTitle, revocable, USES_CHOICES, usesText,
+  linksMoreAsked, linksMoreLoaded, linkState, linkTitle, revocable, USES_CHOICES, usesText,
 } from "./invites.js";
 
 export class InvitesView {
@@ -35,6 +36,7 @@ export class InvitesView {
       this.create();
     });
     $("invite-copy").addEventListener("click", () => this.copy());
+    $("invite-more").addEventListener("click", () => this.loadMore());
     $("invite-dialog").addEventListener("close", () => {
       this.confirming = null;
       const back = this.returnFocus;
@@ -105,15 +107,40 @@ export class InvitesView {
   }
 
   async load() {
-    const serial = linksAsked(this.links);
+    // (The list of this opening: one opened again since has its own, and its own serials.)
+    const links = this.links;
+    const serial = linksAsked(links);
     this.drawList();
     try {
       const body = await this.on.call("GET", "/api/invitations");
-      linksLoaded(this.links, serial, body);
+      linksLoaded(links, serial, body);
     } catch (error) {
-      linksFailed(this.links, serial, actionRefusal(error));
+      linksFailed(links, serial, actionRefusal(error));
     }
+    if (links === this.links) this.drawList();
+  }
+
+  /** The next page of the list ("Show more"); the focus goes to its first link once drawn. */
+  async loadMore() {
+    const links = this.links;
+    const asked = linksMoreAsked(links);
+    if (!asked) return;
+    const first = links.items.length;
     this.drawList();
+    try {
+      const body = await this.on.call("GET",
+        `/api/invitations?before=${encodeURIComponent(asked.before)}`);
+      if (!linksMoreLoaded(links, asked.serial, body)) return;
+    } catch (error) {
+      linksFailed(links, asked.serial, actionRefusal(error));
+    }
+    if (links !== this.links) return;
+    this.drawList();
+    const row = $("invite-list").children[first];
+    if (row && this.isOpen) {
+      row.setAttribute("tabindex", "-1");
+      row.focus();
+    }
   }
 
   async create() {
@@ -168,6 +195,10 @@ export class InvitesView {
     else if (list.loading && !list.items.length) status = "Loading…";
     else if (list.loaded && !list.items.length) status = "No links yet.";
     $("invite-list-status").textContent = status;
+    const more = $("invite-more");
+    more.hidden = !list.more;
+    more.disabled = list.paging;
+    more.textContent = list.paging ? "Loading…" : "Show more";
   }
 
   row(item, now, me) {

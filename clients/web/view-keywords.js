@@ -20,7 +20,9 @@ export class KeywordsView {
     this.count = null; // its line saying how many there are
     this.said = null; // its line for what went wrong
     this.field = null;
+    this.limits = null; // its line saying the limits
     this.drawn = null; // the list drawn in it (the state's array)
+    this.drawnMax = null; // the server's limit drawn in it (null: not said)
     this.problem = ""; // the state's refusal drawn
     this.focusAt = null; // the chip to focus once drawn (the one after a removed one)
   }
@@ -37,8 +39,8 @@ export class KeywordsView {
       this.chips = null;
       return;
     }
-    const { list, problem } = state.keywords;
-    if (list !== this.drawn) this.drawChips();
+    const { list, problem, max } = state.keywords;
+    if (list !== this.drawn || max !== this.drawnMax) this.drawChips();
     if (problem !== this.problem) {
       this.problem = problem;
       if (problem) this.say(problem, true);
@@ -50,7 +52,7 @@ export class KeywordsView {
     if (!this.state || this.state.keywords.list === null) return;
     this.on.opened();
     this.problem = "";
-    const max = this.state.keywords.max;
+    this.limits = h("small", { class: "hint", id: "keyword-limits" });
     this.chips = h("ul", { class: "keyword-chips", id: "keyword-chips",
       "aria-label": "Your keywords" });
     this.count = h("p", { class: "hint keyword-count", id: "keyword-count" });
@@ -83,7 +85,7 @@ export class KeywordsView {
         this.field,
         h("small", { class: "hint", id: "keyword-add-hint" },
           "Press Enter or type a comma to add; separate several with commas."),
-        h("small", { class: "hint", id: "keyword-limits" }, limitsText(max)),
+        this.limits,
         this.said,
       ],
       submit: async () => {
@@ -154,7 +156,10 @@ export class KeywordsView {
       h("button", { type: "button", class: "keyword-remove", "aria-label": `Remove ${word}`,
         title: `Remove "${word}"`, onclick: () => this.remove(word, index) }, "×")))
       : [h("li", { class: "hint keyword-none" }, "No keywords yet: add one below.")]));
-    this.count.textContent = countText(list, this.state.keywords.max);
+    // (The server's limit is its welcome's: a new welcome may say another.)
+    this.drawnMax = this.state.keywords.max;
+    this.count.textContent = countText(list, this.drawnMax);
+    this.limits.textContent = limitsText(this.drawnMax);
     if (focused >= 0) {
       const buttons = this.chips.querySelectorAll("button");
       (buttons[focused] || buttons[buttons.length - 1] || this.field).focus();

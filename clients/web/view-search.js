@@ -1,7 +1,8 @@
 // The search panel: a search box (opened from the sidebar's "Search messages" or with "/"), a
 // short help on the query syntax, the results newest first (room, sender, time, and the
-// matched words highlighted from the result's snippet segments, as text: never markup), and
-// "More results"; a forward says whose message it forwards. A result opens its room at the
+// matched words highlighted from the result's snippet segments, as text: never markup; the
+// person's notification keywords marked as the message view marks them), and "More
+// results"; a forward says whose message it forwards. A result opens its room at the
 // message. Renders from the state (search.js).
 //
 // On a wide screen the panel is a column of its own, in the place of the member list, and stays
@@ -12,7 +13,9 @@ import { placeLabel } from "./alerts.js";
 import { $, formatDay, formatFull, formatTime, h } from "./dom.js";
 import { forwardedOf } from "./forwarding.js";
 import { displayName } from "./profiles.js";
-import { segments, statusText, SYNTAX } from "./search.js";
+import { hits } from "./keywords.js";
+import { markKeywords, segments, statusText, SYNTAX } from "./search.js";
+import { sameUser } from "./store.js";
 import { SidePanel } from "./view-panel.js";
 
 export class SearchView extends SidePanel {
@@ -20,6 +23,7 @@ export class SearchView extends SidePanel {
     super("search", "searching");
     this.shownSearches = -1; // the search whose results the list holds
     this.shownCount = 0; // how many of its results are drawn
+    this.shownKeywords = null; // the notification keywords they are drawn with (the state's)
     $("search-open").addEventListener("click", () => this.open());
     $("search-form").addEventListener("submit", (event) => {
       event.preventDefault();
@@ -55,6 +59,12 @@ export class SearchView extends SidePanel {
       list.replaceChildren();
       $("search-scroll").scrollTop = 0;
     }
+    if (state.keywords.list !== this.shownKeywords) {
+      // Other keywords mark other words: the results are drawn again, where they are.
+      this.shownKeywords = state.keywords.list;
+      this.shownCount = 0;
+      list.replaceChildren();
+    }
     for (const result of search.results.slice(this.shownCount)) {
       list.append(this.resultItem(result, state));
     }
@@ -71,11 +81,14 @@ export class SearchView extends SidePanel {
   resultItem(result, state) {
     const where = placeLabel(state, result.room);
     const forwarded = forwardedOf(result); // (found by its comment or by what it forwards)
-    const text = h("span", { class: "result-text" }, segments(result).map((part) => (part.hit
-      ? h("mark", {}, part.text) : part.text)));
+    // The person's notification keywords its text matches: marked as in the message view.
+    const keywords = hits(state.keywords, result, sameUser(result.from, state.me));
+    const text = h("span", { class: "result-text" }, markKeywords(segments(result), keywords)
+      .map((part) => (part.keyword ? h("mark", { class: part.hit ? "keyword hit" : "keyword" },
+        part.text) : part.hit ? h("mark", {}, part.text) : part.text)));
     return h("li", {},
       h("button", {
-        type: "button", class: "result",
+        type: "button", class: `result${keywords.length ? " mentions-me" : ""}`,
         dataset: { room: result.room, msgId: String(result.msg_id) },
         onclick: () => this.on.openResult(result),
       },

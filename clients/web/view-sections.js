@@ -6,7 +6,7 @@
 
 import { $, h } from "./dom.js";
 import { lengthNote } from "./textlimit.js";
-import { MAX_NAME, placeOf, usualList } from "./sections.js";
+import { deleteText, MAX_NAME, placeOf, usualList } from "./sections.js";
 import { openMenu } from "./popup.js";
 
 /**
@@ -49,13 +49,13 @@ export function nameFields(name = "") {
   };
 }
 
-/** What deleting `section` does, in words: its rooms go back to their usual lists. */
-export function deleteWords(section, rooms) {
-  const count = rooms.length;
-  const held = count === 0 ? "It holds no room or conversation."
-    : `Its ${count === 1 ? "room or conversation goes" : `${count} rooms and conversations go`}`
-      + " back to Rooms and Direct messages.";
-  return [h("p", {}, held), h("p", { class: "hint" }, "This is the same on all your devices.")];
+/**
+ * What deleting a section does, in words (sections.js deleteText): what it holds, `holds`
+ * {rooms, favourites} (select.js sectionHolds), goes back to the usual lists.
+ */
+export function deleteWords({ rooms, favourites }) {
+  return [h("p", {}, deleteText(rooms, favourites)),
+    h("p", { class: "hint" }, "This is the same on all your devices.")];
 }
 
 /** A refusal of a change to the sections, in words for a dialog. */

@@ -13,12 +13,12 @@
 // something unread and the open one) and whose "⋯" (or a right click on it) opens its menu:
 // Mark all as read (when something there is unread), Rename…, Move up, Move down, Delete…;
 // "New section" under them makes one. A room in one of
-// them is not listed again in Rooms or Direct messages. A room (not a favourite) may also be
-// dragged onto a section, or onto Rooms or Direct messages to leave its section (the menus'
-// "Move to…" does the same from the keyboard; for a favourite only the menu's: it stays in
-// Favourites, and shows in its section once unstarred).
+// them is not listed again in Rooms or Direct messages. A room may also be dragged onto a
+// section, or onto Rooms or Direct messages to leave its section (the menus' "Move to…" does
+// the same from the keyboard); a favourite too, from Favourites, where it stays (a toast
+// says so: state.js moveToSection), to show in its section once unstarred.
 
-import { levelOf, titleCount, titleText } from "./alerts.js";
+import { levelOf, mentionCount, titleCount, titleText } from "./alerts.js";
 import { $, colourClass, drawKeyed, h, svgIcon } from "./dom.js";
 import { avatarOf, shownUser, statusWords } from "./profiles.js";
 import { avatar, setPicture } from "./view-avatar.js";
@@ -28,7 +28,6 @@ import {
   andList, conversationLabel, isConversation, othersOf, othersShown,
 } from "./conversations.js";
 import { isClosed } from "./hiding.js";
-import { isFavourite } from "./favourites.js";
 import { canShift, emptyText } from "./sections.js";
 import { sectionUnread } from "./readmarks.js";
 import { closePopup, isOpenFrom, openMenu } from "./popup.js";
@@ -247,7 +246,8 @@ export class SidebarView {
       name: room.name, kind: room.kind, label: room.label, private: room.private,
       current: room.name === state.current, count,
       status: room.kind === "dm" ? statusOf(state, room.label) : null,
-      mentioned: count && room.mentions > 0 ? room.mentions : 0, unread: room.unread,
+      // (A notification keyword's message counts as a mention: alerts.js mentionCount.)
+      mentioned: count ? mentionCount(state, room) : 0, unread: room.unread,
       muted: !room.draft && levelOf(room) === "none", draft: room.draft,
     };
   }
@@ -292,8 +292,9 @@ export class SidebarView {
       "aria-hidden": "true" }, "@") : null,
     count ? h("span", { class: `badge${muted ? " muted" : ""}`, "aria-label": `${count} unread` },
       count) : null);
-    // Dragged onto a section (or back to its usual list); a favourite stays in Favourites.
-    const draggable = !room.draft && !isFavourite(room);
+    // Dragged onto a section (or back to its usual list); a favourite too, as its menu's
+    // "Move to…" moves it: it stays listed in Favourites, and a toast says where it is.
+    const draggable = !room.draft;
     return h("li", { dataset: { room: room.name }, draggable: draggable ? "true" : null,
       ondragstart: draggable ? (event) => {
         event.dataTransfer.setData(DRAGGED, room.name);

@@ -194,6 +194,8 @@ export class ThreadView extends SidePanel {
       box.rows = Math.min(8, Math.max(1, box.value.split("\n").length));
       this.nodes.clear();
       list.replaceChildren();
+    } else {
+      this.completion.refresh(); // (the room's members may have come since a key was pressed)
     }
     if (state.scheduled.restored !== this.restored) {
       // A refused schedule's text is back in its draft: shown if the box is empty.

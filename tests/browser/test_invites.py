@@ -7,12 +7,14 @@ a server that takes registrations by invitation only (`auth.registration = "invi
   "Invite people…"); ann's list then says the link was used by carol (ann, opening the link
   herself, is told it is for a new account); ann revokes it (asked again in place), and the
   link, opened again, says it was revoked, the "Create account" button held back.
+- A list longer than the server's page (100) shows "Show more", which brings the older links.
 - An expired link says so; the page opened without a link says, on "Create account", that
   the server takes accounts by invitation only, before anything is sent.
 
 The rules of test_web.py hold: every wait is for a state, never for time. The screenshots land
 in tests/artifacts/ (desktop-invite.png, phone-invite.png: the sign-up with an invitation;
-desktop-invite-dialog.png: the link just made); axe-core checks the dialog and the sign-up.
+desktop-invite-dialog.png: the link just made; desktop-invite-more.png: a list longer than a
+page, with "Show more"); axe-core checks the dialog and the sign-up.
 """
 
 from __future__ import annotations
@@ -163,6 +165,41 @@ def test_an_admin_invites_and_the_new_person_lands_in_the_room(
     expect(phone.page.get_by_role("button", name="Create account", exact=True)).to_be_disabled()
     for session in (ann, carol, phone):
         assert session.errors == [], session.errors
+
+
+def test_more_links_than_a_page_follow_on_show_more(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """ann, an administrator, has 105 links, and the server lists 100 a page: the dialog
+    shows the newest 100 and "Show more"; pressed, the five older ones follow, the focus on
+    the first of them, and the button goes (the list is whole)."""
+    _, ann_line, bob = ann_and_bob_in(daemon, "general")
+    ann_line.close()
+    bob.close()
+    make_admin(daemon, "ann")
+    _in_thread(daemon.dsn, "INSERT INTO invitations (hash, creator_id, expires_at, max_uses) "
+                           "SELECT sha256(('link ' || n)::bytea), (SELECT id FROM users WHERE "
+                           "lower(name) = 'ann'), now() + n * interval '1 hour', n "
+                           "FROM generate_series(1, 105) AS n ORDER BY n")
+    ann = open_session(sessions, browser, DESKTOP)
+    log_in(ann.page, daemon.url, "ann")
+    wait_online(ann.page)
+    dialog = open_invite_dialog(ann.page)
+    rows = dialog.locator("#invite-list li")
+    expect(rows).to_have_count(100)
+    expect(rows.first).to_contain_text("up to 105 people")  # the newest first
+    more = dialog.get_by_role("button", name="Show more")
+    expect(more).to_be_visible()
+    more.scroll_into_view_if_needed()
+    shot(ann.page, artifacts, "desktop-invite-more")
+    more.click()
+    expect(rows).to_have_count(105)
+    expect(rows.nth(100)).to_contain_text("up to 5 people")
+    expect(rows.nth(100)).to_be_focused()
+    expect(rows.last).to_contain_text("not used yet (1 person)")
+    expect(more).to_be_hidden()
+    assert axe_serious(ann.page) == []
+    assert ann.errors == []
 
 
 def test_an_expired_link_and_no_link_say_so_before_anything_is_sent(

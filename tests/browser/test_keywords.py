@@ -5,23 +5,34 @@ Bob's message containing one is marked in #general as a mention of her is, the w
 highlighted (not inside a link or code), and notifies her as a mention does, while a longer
 word that contains it ("redeploy") does nothing; removing the keyword stops that; a change
 made on another device of hers shows in the open dialog and takes effect; /keywords opens
-the dialog, with the words typed after it ready to add.
+the dialog, with the words typed after it ready to add; the dialog says and keeps the limit the
+server's welcome says (`keywords_per_user`), 50 from a server that does not say it.
 
 Notifications are observed as in test_notifications.py (its stand-in for the browser's
 Notification, counted on ``<html data-notified>``); every wait is for a state. Screenshots
 land in tests/artifacts/ (desktop-keywords.png, desktop-keywords-dialog.png,
-phone-keywords.png).
+desktop-keywords-limit.png, phone-keywords.png).
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import PHONE, Daemon, LineClient, needs_chromium, wait_online
+from tests.browser.conftest import (
+    PHONE,
+    Daemon,
+    LineClient,
+    _running,
+    needs_chromium,
+    wait_online,
+)
 from tests.browser.test_notifications import (
     expect_count,
     fake,
@@ -190,6 +201,51 @@ def test_keywords_mark_and_notify_and_follow_other_devices(
     assert ann.errors == []
 
 
+def test_a_keyword_counts_as_a_mention_and_is_marked_in_search(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """Bob's message with ann's keywords in #random, which she does not look at, counts in
+    its "@" badge and makes the title's count a mention's (the "*"), as a mention does; a
+    message without one does not. Searched for, the result marks her keywords as the message
+    view does."""
+    _, ann_line, bob = ann_and_bob_in(daemon, "general", "random")
+    ann_line.request("set_keywords", keywords=["deploy", "on call"])
+    ann = person(sessions, browser, fake("granted"))
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    wait_online(page)
+    expect(page.locator("#conv-title")).to_have_text("# general")
+    random = room_button(page, "random")
+    bob.request("send", room="random", text="lunch?", nonce="k0")
+    expect(random).to_have_attribute("aria-label", "Room random, 1 unread")
+    expect(random.locator(".badge.mention")).to_have_count(0)
+    expect(page).to_have_title("(1) #general · chatd")
+
+    bob.request("send", room="random", text="who is on call for the deploy?", nonce="k1")
+    expect(random).to_have_attribute("aria-label", "Room random, 2 unread, 1 mentioning you")
+    expect(random.locator(".badge.mention")).to_be_visible()
+    expect(page).to_have_title("(2*) #general · chatd")
+
+    daemon.search_caught_up()
+    page.locator("#search-open").click()
+    box = page.get_by_role("searchbox", name="Search messages")
+    box.fill("deploy")
+    box.press("Enter")
+    result = page.locator("#search-results .result")
+    expect(result).to_have_count(1)
+    expect(result.locator("mark.keyword")).to_have_text(["on call", "deploy"])
+    expect(result).to_have_class(MENTIONED)
+    shot(page, artifacts, "desktop-keywords-search")
+    result.click()
+    expect(page.locator("#conv-title")).to_have_text("# random")
+    expect(msg(page, "who is on call").locator("mark.keyword")).to_have_text(["on call", "deploy"])
+    expect(random.locator(".badge.mention")).to_have_count(0)
+    expect(page).to_have_title("#random · chatd")
+    ann_line.close()
+    bob.close()
+    assert ann.errors == []
+
+
 def test_keywords_on_a_phone(
     daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
@@ -220,27 +276,94 @@ def test_keywords_on_a_phone(
     assert ann.errors == []
 
 
-def test_a_refusal_is_said_in_words_and_the_list_put_back(
-    daemon: Daemon, browser: Browser, sessions: list[Session]
+@pytest.fixture
+def three_keywords(tmp_path: Path, database_dsn: str) -> Iterator[Daemon]:
+    """A daemon that keeps three keywords per person (limits.keywords_per_user = 3)."""
+    server = Daemon(tmp_path, database_dsn)
+    server.settings["CHATD_LIMITS_KEYWORDS_PER_USER"] = "3"
+    yield from _running(server)
+
+
+def welcome_saying(page: Page, limit: int | None) -> None:
+    """Route `page`'s WebSocket through the test, its welcome saying `keywords_per_user` as
+    `limit` (None: not at all, as a server older than the field says)."""
+
+    def rewritten(line: str) -> str:
+        if not line.strip():
+            return line
+        frame = json.loads(line)
+        if frame.get("op") != "welcome":
+            return line
+        frame.pop("keywords_per_user", None)
+        if limit is not None:
+            frame["keywords_per_user"] = limit
+        return json.dumps(frame)
+
+    def route(ws: Any) -> None:
+        server = ws.connect_to_server()
+        server.on_message(lambda payload: ws.send(
+            "\n".join(rewritten(line) for line in payload.split("\n"))
+            if isinstance(payload, str) else payload))
+
+    page.route_web_socket(re.compile(r"/ws$"), route)
+
+
+def test_the_servers_limit_is_the_dialogs(
+    three_keywords: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
-    """Past the server's limit (50 keywords), the server refuses the new list: the dialog
-    says why in words, and shows the list the server keeps."""
+    """A server that takes three keywords each says so in its welcome: the dialog says "Up to
+    3", counts "3 of 3", and refuses a fourth itself, in words, asking the server nothing."""
+    daemon = three_keywords
     _, ann_line, bob = ann_and_bob_in(daemon, "general")
     bob.close()
-    full = [f"word{n}" for n in range(50)]
-    ann_line.request("set_keywords", keywords=full)
+    ann_line.request("set_keywords", keywords=["deploy", "outage"])
     ann = person(sessions, browser, fake("granted"))
     page = ann.page
+    welcome_saying(page, 3)
     log_in(page, daemon.url, "ann")
     wait_online(page)
     dialog = open_from_my_menu(page, "ann", ITEM)
-    expect(chips(dialog)).to_have_count(50)
+    expect(dialog.locator("#keyword-limits")).to_contain_text(
+        "Up to 3 keywords, each up to 64 characters")
+    expect(dialog.locator("#keyword-count")).to_have_text("You have 2 of 3 keywords.")
+    add(dialog, "release, one too many")
+    expect(chips(dialog)).to_have_text(["deploy", "outage", "release"])
+    expect(dialog.locator("#keyword-said")).to_have_text(
+        '"one too many" was not added: you have 3 keywords, the most there can be. Remove '
+        "one first.")
+    expect(dialog.get_by_label("Add keywords")).to_have_value("one too many")
+    expect(dialog.locator("#keyword-count")).to_have_text("You have 3 of 3 keywords.")
+    saved(ann, ["deploy", "outage", "release"])
+    shot(page, artifacts, "desktop-keywords-limit")
+    assert ann_line.request("keywords")["keywords"] == ["deploy", "outage", "release"]
+    ann_line.close()
+    assert ann.errors == []
+
+
+def test_a_refusal_is_said_in_words_and_the_list_put_back(
+    three_keywords: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """A server that does not say its limit (older than `keywords_per_user`) is taken to keep
+    50, and this one keeps three: it refuses a fourth; the dialog says why in words, and shows
+    the list the server keeps."""
+    daemon = three_keywords
+    _, ann_line, bob = ann_and_bob_in(daemon, "general")
+    bob.close()
+    full = ["word0", "word1", "word2"]
+    ann_line.request("set_keywords", keywords=full)
+    ann = person(sessions, browser, fake("granted"))
+    page = ann.page
+    welcome_saying(page, None)
+    log_in(page, daemon.url, "ann")
+    wait_online(page)
+    dialog = open_from_my_menu(page, "ann", ITEM)
+    expect(chips(dialog)).to_have_count(3)
+    expect(dialog.locator("#keyword-count")).to_have_text("You have 3 of 50 keywords.")
     add(dialog, "one too many")
     expect(dialog.locator("#keyword-said")).to_have_text(
-        "Your keywords were not saved: at most 50 keywords (limits.keywords_per_user): "
+        "Your keywords were not saved: at most 3 keywords (limits.keywords_per_user): "
         "remove some")
-    expect(chips(dialog)).to_have_count(50)
-    expect(chips(dialog).last).to_have_text("word49")
-    expect(dialog.locator("#keyword-count")).to_have_text("You have 50 of 50 keywords.")
+    expect(chips(dialog)).to_have_text(full)
+    expect(dialog.locator("#keyword-count")).to_have_text("You have 3 of 50 keywords.")
     ann_line.close()
     assert ann.errors == []

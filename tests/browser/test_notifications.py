@@ -526,6 +526,94 @@ def test_a_room_mention_alerts_and_is_highlighted(
     assert ann.errors == []
 
 
+def holding_who(page: Page, room: str) -> Any:
+    """Route `page`'s WebSocket through the test, holding back the server's answers to its
+    `who` requests for `room` (the page does not know the room's members yet) until the
+    function returned is called."""
+    asked: list[Any] = []
+    held: list[str] = []
+    sockets: list[Any] = []
+    holding = [True]
+
+    def route(ws: Any) -> None:
+        server = ws.connect_to_server()
+        sockets.append(ws)
+
+        def from_page(payload: str | bytes) -> None:
+            if isinstance(payload, str):
+                asked.extend(frame.get("id") for line in payload.split("\n") if line.strip()
+                             if (frame := json.loads(line)).get("op") == "who"
+                             and frame.get("room") == room)
+            server.send(payload)
+
+        def from_server(payload: str | bytes) -> None:
+            if holding[0] and asked and isinstance(payload, str):
+                kept = []
+                for line in payload.split("\n"):
+                    frame = json.loads(line) if line.strip() else {}
+                    if frame.get("op") in ("ok", "error") and frame.get("id") in asked:
+                        held.append(line)
+                    else:
+                        kept.append(line)
+                payload = "\n".join(kept)
+                if not payload.strip():
+                    return
+            ws.send(payload)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r"/ws$"), route)
+
+    def release() -> None:
+        holding[0] = False
+        assert held, f"no answer to who {room} was held"
+        sockets[-1].send("\n".join(held) + "\n")
+        held.clear()
+
+    return release
+
+
+def test_the_group_words_are_offered_once_the_members_are_known(
+    daemon: Daemon, browser: Browser, sessions: list[Session]
+) -> None:
+    """Ann opens #random and types "@r" before her page knows its members (the answer to
+    `who` held back here, as a busy server is slow to give it): no group word yet, since
+    whom it notifies is not known; once the members come, "@room notifies 1 member" is
+    offered as she left the box, without another key pressed."""
+    bob = LineClient(daemon.tcp_port, register_and_login(daemon.url, "Bob"))
+    setup = LineClient(daemon.tcp_port, register_and_login(daemon.url, "ann"))
+    for room in ("general", "random"):
+        setup.request("create_room", room=room)
+        bob.request("join", room=room)
+    setup.close()
+    ann = person(sessions, browser, fake("granted"))
+    page = ann.page
+    release = holding_who(page, "random")
+    log_in(page, daemon.url, "ann")
+    expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
+    expect(page.locator("#conv-title")).to_have_text("# general")
+    sent = bob.request("send", room="random", text="standup?", nonce="r1")
+    room_button(page, "random").click()
+    expect(page.locator(f'#message-list li.msg[data-seq="{sent["seq"]}"]')).to_be_visible()
+    box = page.locator("#composer-text")
+    box.fill("@r")
+    expect(box).to_be_focused()
+    expect(page.locator("#mention-list .mention-option")).to_have_count(0)
+    release()
+    expect(page.locator("#mention-list .mention-option")).to_have_text(
+        ["@room notifies 1 member"])
+    expect(box).to_have_attribute("aria-activedescendant", "mention-option-0")
+    # Escape closes it for good: a later render does not open it again.
+    box.press("Escape")
+    expect(page.locator("#mention-list")).to_be_hidden()
+    bob.request("send", room="general", text="elsewhere", nonce="g1")
+    expect(room_button(page, "general").locator(".badge")).to_have_text("1")
+    expect(page.locator("#mention-list")).to_be_hidden()
+    bob.close()
+    assert ann.errors == []
+
+
 def said_long_ago(daemon: Daemon, nonces: list[str], age: str) -> None:
     """Make the messages of these nonces `age` (an SQL interval) older by the server's clock,
     as if the page had been away that long since they were said."""

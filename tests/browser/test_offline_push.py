@@ -627,3 +627,42 @@ def test_the_page_subscribes_once_allowed_and_unsubscribes_at_log_out(
     assert page.evaluate("localStorage.getItem('chatd-test.push')") is None
     assert _stored(daemon) == [], "each replaced one deleted, then the last"
     assert not ann.errors, ann.errors
+
+
+def test_a_busy_page_is_waited_for_before_its_room_is_notified(
+    daemon: Daemon, sessions: list[Session], browser: Browser,
+) -> None:
+    """The window showing #dev is busy when a push for #dev comes (a long task of its own, as
+    a loaded machine makes of any page): the worker waits for its answer, and shows nothing
+    for #dev, as for an idle page; the push for #ops after it shows."""
+    token = register_and_login(daemon.url, "ann")
+    line = LineClient(daemon.tcp_port, token)
+    for room in ("dev", "ops"):
+        line.request("join", room=room)
+    line.close()
+    ann = open_session(sessions, browser, DESKTOP)
+    ann.context.grant_permissions(["notifications"], origin=daemon.url)
+    page = ann.page
+    log_in(page, daemon.url, "ann")
+    expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
+    controlled(page)
+    dev = page.locator('#room-list li[data-room="dev"] button')
+    dev.click()
+    expect(dev).to_have_attribute("aria-current", "page")
+    cdp = ann.context.new_cdp_session(page)
+    registration = _registration_id(page, cdp, daemon.url)
+    # Busy for a while, from the next task on: the worker's question waits behind it.
+    page.evaluate("""() => { setTimeout(() => {
+      const end = performance.now() + 3000;
+      while (performance.now() < end);
+    }, 0); }""")
+    _deliver(cdp, daemon.url, registration, {"room": "dev", "seq": 1, "from": "bob",
+                                             "kind": "mention", "text": "@ann in dev",
+                                             "title": "bob in #dev"})
+    _deliver(cdp, daemon.url, registration, {"room": "ops", "seq": 1, "from": "bob",
+                                             "kind": "mention", "text": "@ann deploy?",
+                                             "title": "bob in #ops"})
+    shown = wait_in(page, NOTIFICATIONS, {"tag": "chatd:ops", "body": "@ann deploy?"},
+                    what="the notification of #ops")
+    assert [n["tag"] for n in shown] == ["chatd:ops"], shown
+    assert not ann.errors, ann.errors

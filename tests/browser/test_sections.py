@@ -7,10 +7,12 @@ new message; the phone collapses one too. She renames one from its menu (a name 
 already is refused in the dialog), moves one up, moves #general with /section, drags #zoo
 into a section and back, and deletes a section: its rooms are back in Rooms on both devices;
 a reload keeps what the server holds. With the server's cap reached, its refusal is said in
-the "New section" dialog.
+the "New section" dialog. A favourite is moved into a section from its menu or by dragging it;
+deleting a section that holds one says what becomes of it.
 
 The rules of test_web.py hold: every wait is for a state, never for time. The screenshots land
-in tests/artifacts/ (desktop-sections.png, phone-sections.png).
+in tests/artifacts/ (desktop-sections.png, phone-sections.png, desktop-sections-favourite.png,
+desktop-sections-delete-favourite.png).
 """
 
 from __future__ import annotations
@@ -330,4 +332,45 @@ def test_a_favourite_is_moved_to_a_section_and_shows_there_once_unstarred(
     wait_online(a)
     expect(in_section(a, "Work", "general")).to_have_count(1)
     expect(item(a, "room", "general")).to_have_count(0)
+    assert ann.errors == [] and ann.dialogs == []
+
+
+def test_a_favourite_is_dragged_onto_a_section_and_deleting_it_says_so(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """#general, a favourite, is dragged from Favourites onto Work, as a room is (its menu's
+    "Move to…" does the same): it stays in Favourites and a toast says where it is. Deleting
+    Work says what becomes of its favourite, not that Work holds nothing; unstarred after,
+    #general is back in Rooms."""
+    _, line_ann, bob = ann_and_bob_in(daemon, "general", "random")
+    line_ann.request("create_section", name="Work")
+    line_ann.request("favourite", room="general", on=True)
+    line_ann.close()
+    bob.close()
+    ann = open_session(sessions, browser, DESKTOP)
+    a = ann.page
+    log_in(a, daemon.url, "ann")
+    wait_online(a)
+    expect(item(a, "favourite", "general")).to_have_count(1)
+
+    a.locator('#favourite-list li[data-room="general"]').drag_to(section(a, "Work"))
+    expect(a.locator("#toasts")).to_contain_text(
+        "#general is in Work now: it shows there once you remove it from Favourites.")
+    expect(item(a, "favourite", "general")).to_have_count(1)
+    expect(section(a, "Work").locator("li.side-empty")).to_have_text(
+        "Its favourite shows in Favourites")
+
+    section(a, "Work").locator(".section-menu").click()
+    pick_in_menu(a, "Delete…")
+    confirm = a.get_by_role("dialog", name="Delete the section Work?")
+    expect(confirm).to_contain_text("Its favourite stays in Favourites; removed from "
+                                    "Favourites, it shows in Rooms or Direct messages.")
+    expect(confirm).not_to_contain_text("It holds no room")
+    shot(a, artifacts, "desktop-sections-delete-favourite")
+    confirm.get_by_role("button", name="Delete").click()
+    expect(confirm).to_be_hidden()
+    expect(section(a, "Work")).to_have_count(0)
+    item(a, "favourite", "general").click(button="right")
+    pick_in_menu(a, "Remove from favourites")
+    expect(item(a, "room", "general")).to_have_count(1)
     assert ann.errors == [] and ann.dialogs == []

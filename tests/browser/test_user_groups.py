@@ -3,16 +3,21 @@ from the person's menu (the list, a group's members, "New group" with the people
 taken name refused in the dialog, "Edit", "Delete" confirmed), the list kept live on another
 person's page by the `user_group` events, `@backend` offered by the completion after the
 people, and a message naming a group the reader is in: counted in the sidebar as a mention,
-highlighted, its `@backend` a pill titled with the group's description and count.
+highlighted, its `@backend` a pill titled with the group's description and count; before the
+page knows the groups, a neutral pill (a group deleted since is plain text only once known).
 
 The rules of test_web.py hold: every wait is for a state, never for time. Screenshots land in
-tests/artifacts/ (desktop-user-groups.png, phone-user-groups.png).
+tests/artifacts/ (desktop-user-groups.png, phone-user-groups.png,
+desktop-user-group-unknown.png).
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -196,6 +201,92 @@ def test_a_deleted_groups_mention_reads_as_plain_text(
     expect(said.locator(".mention")).to_have_count(0)
     expect(said.locator(".msg-text")).to_have_text("@ops and @backend: deploy?")
     expect(said.locator(".msg-text [title], .msg-text a, .msg-text button")).to_have_count(0)
+    ann_line.close()
+    carol.close()
+    assert bob.errors == []
+
+
+def holding_user_groups(page: Page) -> Callable[[], None]:
+    """Route `page`'s WebSocket through the test, holding back the server's answer to its
+    `user_groups` request (the page does not know the groups yet) until the function returned
+    is called."""
+    asked: list[Any] = []
+    held: list[str] = []
+    sockets: list[Any] = []
+    holding = [True]
+
+    def route(ws: Any) -> None:
+        server = ws.connect_to_server()
+        sockets.append(ws)
+
+        def from_page(payload: str | bytes) -> None:
+            if isinstance(payload, str):
+                asked.extend(frame.get("id") for line in payload.split("\n") if line.strip()
+                             if (frame := json.loads(line)).get("op") == "user_groups")
+            server.send(payload)
+
+        def from_server(payload: str | bytes) -> None:
+            if holding[0] and asked and isinstance(payload, str):
+                kept = []
+                for line in payload.split("\n"):
+                    frame = json.loads(line) if line.strip() else {}
+                    if frame.get("op") in ("ok", "error") and frame.get("id") in asked:
+                        held.append(line)
+                    else:
+                        kept.append(line)
+                payload = "\n".join(kept)
+                if not payload.strip():
+                    return
+            ws.send(payload)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r"/ws$"), route)
+
+    def release() -> None:
+        holding[0] = False
+        assert held, "no answer to user_groups was held"
+        sockets[-1].send("\n".join(held) + "\n")
+        held.clear()
+
+    return release
+
+
+def test_a_groups_pill_is_neutral_until_the_groups_are_known(
+    daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
+) -> None:
+    """carol named @backend and @ops in #general; @ops was deleted since. Until Bob's page has
+    the groups (their answer held back here), both read as neutral pills, neither a live
+    group's (no title, not his) nor plain text; once it has them, @backend is a live pill and
+    @ops plain text."""
+    _, ann_line, bob_line = ann_and_bob_in(daemon, "general")
+    carol = LineClient(daemon.tcp_port, register_and_login(daemon.url, "carol"))
+    carol.request("join", room="general")
+    for name in ("backend", "ops"):
+        ann_line.request("create_user_group", name=name, description="Server people",
+                         members=["Bob"])
+    carol.request("send", room="general", text="@ops and @backend: deploy?", nonce="c1")
+    ann_line.request("delete_user_group", name="ops")
+    bob_line.close()
+
+    bob = open_session(sessions, browser, DESKTOP)
+    b = bob.page
+    release = holding_user_groups(b)
+    log_in(b, daemon.url, "Bob")
+    expect(b.locator("#conv-title")).to_have_text("# general")
+    said = message(b, "@ops and @backend: deploy?")
+    expect(said.locator(".mention.usergroup.unknown")).to_have_text(["@ops", "@backend"])
+    expect(said.locator(".msg-text [title]")).to_have_count(0)
+    expect(said.locator(".mention.me")).to_have_count(0)
+    shot(b, artifacts, "desktop-user-group-unknown")
+
+    release()
+    expect(said.locator(".mention.usergroup")).to_have_text(["@backend"])
+    expect(said.locator(".mention.usergroup")).to_have_attribute(
+        "title", "Server people · 1 member")
+    expect(said.locator(".mention.unknown")).to_have_count(0)
+    expect(said.locator(".msg-text")).to_have_text("@ops and @backend: deploy?")
     ann_line.close()
     carol.close()
     assert bob.errors == []

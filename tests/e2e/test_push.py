@@ -437,3 +437,25 @@ async def test_marking_unread_pushes_nothing_again(daemon: Server, service: Push
         assert service.to("bob")[0].payload["seq"] == dm["seq"]
         assert metric(daemon, "chatd_push_queued_total") == 1
         await ann.aclose()
+
+
+async def test_a_poll_pushes_its_question(daemon: Server, service: PushService) -> None:
+    """A poll sent to an offline user (a direct one, and one naming them in a room) arrives
+    decrypted with the text "📊 Poll: " and its question, not an empty or bare one."""
+    with trio.fail_after(TIMEOUT):
+        ann = await ann_with_bob_gone(daemon, service)
+        options = {"options": ["Tuesday", "Wednesday"], "multiple": False}
+        dm = await ann.request("dm", to="bob", text="Lunch on which day?", poll=options,
+                               nonce="p1")
+        await service.wait_for(lambda: len(service.to("bob")) == 1)
+        assert service.to("bob")[0].payload == {
+            "room": dm["room"], "seq": dm["seq"], "from": "ann", "kind": "dm",
+            "text": "📊 Poll: Lunch on which day?", "title": "ann"}
+        sent = await ann.request("send", room="team", text="@bob which day?", poll=options,
+                                 nonce="p2")
+        await service.wait_for(lambda: len(service.to("bob")) == 2)
+        got = service.to("bob")[1].payload
+        assert (got["seq"], got["kind"], got["text"], got["title"]) == (
+            sent["seq"], "mention", "📊 Poll: @bob which day?", "ann mentioned you in team")
+        assert service.problems == []
+        await ann.aclose()

@@ -9,7 +9,8 @@ import { test } from "node:test";
 import {
   actionRefusal, createBody, emptyLinks, expiryText, firstInvitedRoom, invitableRooms,
   invitationNotice, invitationToSend, inviteFromHash, inviteUrl, linkChanged, linkOf,
-  linksAsked, linksFailed, linksLoaded, linkState, linkTitle, mayInvite, parseInviteRights,
+  linksAsked, linksFailed, linksLoaded, linksMoreAsked, linksMoreLoaded, linkState, linkTitle,
+  mayInvite, parseInviteRights,
   parseLook, parseRegistration, refusalText, registerProblem, revocable, roomsText, usesText,
 } from "../../clients/web/invites.js";
 
@@ -175,6 +176,58 @@ test("the list: newest first, a later answer wins, a create and a revoke keep it
   assert.equal(linksFailed(failing, asked, "refused"), true);
   assert.deepEqual([failing.loading, failing.error], [false, "refused"]);
   assert.equal(linksFailed(failing, asked - 1, "old"), false);
+});
+
+test("the list pages: \"Show more\" asks before the oldest id the server gave, one page at a time", () => {
+  const list = emptyLinks();
+  assert.equal(linksMoreAsked(list), null, "nothing before the first page");
+  const serial = linksAsked(list);
+  linksLoaded(list, serial, { invitations: [invitation(9), invitation(8)], more: true });
+  assert.equal(list.more, true);
+  // A link made meanwhile (newer) and one revoked (on a later page) do not move where the
+  // next page starts.
+  linkChanged(list, invitation(10));
+  linkChanged(list, invitation(3, { state: "revoked", revoked_at: NOW }));
+  const asked = linksMoreAsked(list);
+  assert.deepEqual(asked, { serial, before: 8 });
+  assert.equal(list.paging, true);
+  assert.equal(linksMoreAsked(list), null, "one page at a time");
+  linksMoreLoaded(list, asked.serial, { invitations: [invitation(5), invitation(3), invitation(2)],
+    more: true });
+  assert.deepEqual(list.items.map((item) => [item.id, item.state]), [[10, "valid"],
+    [9, "valid"], [8, "valid"], [5, "valid"], [3, "revoked"], [2, "valid"]],
+  "a revoke answered before its page came is kept");
+  assert.equal(list.paging, false);
+  const last = linksMoreAsked(list);
+  assert.equal(last.before, 2);
+  linksMoreLoaded(list, last.serial, { invitations: [invitation(1)], more: false });
+  assert.equal(list.more, false);
+  assert.equal(linksMoreAsked(list), null, "the list is whole");
+  assert.deepEqual(list.items.map((item) => item.id), [10, 9, 8, 5, 3, 2, 1]);
+});
+
+test("a next page for a list asked again since is dropped; a failed one can be asked again", () => {
+  const list = emptyLinks();
+  linksLoaded(list, linksAsked(list), { invitations: [invitation(9)], more: true });
+  const asked = linksMoreAsked(list);
+  const again = linksAsked(list);
+  assert.equal(linksMoreLoaded(list, asked.serial, { invitations: [invitation(4)], more: false }),
+    false);
+  linksLoaded(list, again, { invitations: [invitation(9)], more: true });
+  assert.deepEqual(list.items.map((item) => item.id), [9]);
+  assert.equal(list.more, true);
+  const next = linksMoreAsked(list);
+  assert.equal(linksFailed(list, next.serial, "refused"), true);
+  assert.deepEqual([list.paging, list.error, list.more], [false, "refused", true]);
+  assert.deepEqual(linksMoreAsked(list), { serial: again, before: 9 }, "asked again");
+  // An older server (no `more`) gives one page: nothing more to ask.
+  const older = emptyLinks();
+  linksLoaded(older, linksAsked(older), { invitations: [invitation(1)] });
+  assert.equal(linksMoreAsked(older), null);
+  // A page that says more but holds nothing gives nowhere to go on from.
+  const empty = emptyLinks();
+  linksLoaded(empty, linksAsked(empty), { invitations: [], more: true });
+  assert.equal(empty.more, false);
 });
 
 test("how a link reads as time passes: its expiry, its uses, who made it", () => {

@@ -8,11 +8,12 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 import {
-  addWords, answered, confirm, countText, emptyKeywords, hits, limitsText, listOf, matched,
+  addWords, answered, confirm, countText, emptyKeywords, hits, limitOf, limitsText, listOf, matched,
   matches, MAX_CHARS, MAX_KEYWORDS, ranges, refusalText, removeWord, setList, splitTyped,
   welcomed,
 } from "../../clients/web/keywords.js";
-import { kindOf } from "../../clients/web/alerts.js";
+import { kindOf, mentionCount, titleCount } from "../../clients/web/alerts.js";
+import { candidates } from "../../clients/web/switcher.js";
 import { parse } from "../../clients/web/markdown.js";
 import { shownMessage, signature } from "../../clients/web/select-messages.js";
 import {
@@ -96,9 +97,31 @@ test("the welcome says the list (or its user object does); a server that says no
   welcomed(keywords, { op: "welcome", keywords: ["deploy"], user: { name: "ann" } });
   assert.deepEqual(keywords.list, ["deploy"]);
   const other = emptyKeywords();
-  welcomed(other, { op: "welcome", user: { name: "ann", keywords: ["outage"] }, keywords_max: 10 });
+  welcomed(other, { op: "welcome", user: { name: "ann", keywords: ["outage"] }, keywords_per_user: 10 });
   assert.deepEqual(other.list, ["outage"]);
   assert.equal(other.max, 10);
+});
+
+test("how many the server takes: its welcome's keywords_per_user, else 50 (an older server)", () => {
+  const older = emptyKeywords();
+  welcomed(older, { op: "welcome", user: { name: "ann" }, keywords: [] });
+  assert.equal(older.max, null);
+  assert.equal(limitOf(older), MAX_KEYWORDS);
+  const said = emptyKeywords();
+  welcomed(said, { op: "welcome", user: { name: "ann" }, keywords: [], keywords_per_user: 3 });
+  assert.equal(limitOf(said), 3);
+  assert.match(limitsText(said.max), /^Up to 3 keywords,/);
+  assert.equal(countText(["a"], said.max), "You have 1 of 3 keywords.");
+  assert.deepEqual(addWords(["a", "b"], ["c", "d"], said.max).left, ["d"]);
+  // What is not a count is not taken: the usual limit stands.
+  for (const bad of [-1, 2.5, "7", null, 2 ** 60]) {
+    const keywords = emptyKeywords();
+    welcomed(keywords, { op: "welcome", user: { name: "ann" }, keywords: [], keywords_per_user: bad });
+    assert.equal(limitOf(keywords), MAX_KEYWORDS, String(bad));
+  }
+  // A later welcome (another server behind the same address, a changed limit) says it again.
+  welcomed(said, { op: "welcome", user: { name: "ann" }, keywords: [], keywords_per_user: 80 });
+  assert.equal(limitOf(said), 80);
 });
 
 test("a change is shown at once; the server's reply says the last word", () => {
@@ -158,8 +181,10 @@ test("adding: duplicates skipped, too long and too many refused in words, the re
   assert.deepEqual(addWords([], ["a\tb"]), { list: [], added: [], left: ["a\tb"],
     problem: '"a\tb" holds a tab or a line break: a keyword cannot.' });
   const full = Array.from({ length: MAX_KEYWORDS }, (_, i) => `k${i}`);
-  // The server's limit unknown (not in its welcome): the server says, if it is past it.
-  assert.equal(addWords(full, ["one more"]).list.length, MAX_KEYWORDS + 1);
+  // The server's limit unknown (not in its welcome, an older server): its default, 50.
+  assert.equal(addWords(full, ["one more"]).list.length, MAX_KEYWORDS);
+  assert.deepEqual(addWords(full, ["one more"]).left, ["one more"]);
+  assert.equal(addWords(full, ["one more"], 80).list.length, MAX_KEYWORDS + 1);
   const over = addWords(full, ["one more"], MAX_KEYWORDS);
   assert.equal(over.list.length, MAX_KEYWORDS);
   assert.match(over.problem, /you have 50 keywords, the most there can be/);
@@ -210,9 +235,71 @@ test("a message with a keyword alerts as a mention at the room's level: mentions
   assert.deepEqual(found.map((a) => [a.room, a.seq, a.kind]),
     [["general", 11, "mention"], ["loud", 11, "mention"]]);
   assert.equal(found[0].body, "Deploy is done");
-  // The room's "@" count stays the server's: names and groups, not keywords.
+  // The server's count is of names and groups; the room's "@" count adds the keywords' (not
+  // in a muted room, where a keyword does nothing).
   assert.equal(state.rooms.get("general").mentions, 0);
   assert.equal(state.rooms.get("general").unread, 2);
+  assert.equal(mentionCount(state, state.rooms.get("general")), 1);
+  assert.equal(mentionCount(state, state.rooms.get("loud")), 1);
+  assert.equal(mentionCount(state, state.rooms.get("quiet")), 0);
+});
+
+test("a keyword's message counts in the room's @ count and the title's, once, while unread", () => {
+  const state = page(["deploy"]);
+  const general = state.rooms.get("general");
+  assert.equal(mentionCount(state, general), 0);
+  assert.deepEqual(titleCount(state), { count: 0, urgent: false });
+  apply(state, message("general", 11, "bob", "the deploy is done"), { now: NOW });
+  assert.equal(mentionCount(state, general), 1);
+  assert.deepEqual(titleCount(state), { count: 1, urgent: true }, "a mention makes the title's *");
+  assert.equal(candidates(state).find((item) => item.room === "general").mentions, 1,
+    "the switcher's count too");
+  // A message naming her and holding a keyword counts once (the server's count has it).
+  apply(state, message("general", 12, "bob", "@ann deploy?", { mentions: ["ann"] }), { now: NOW });
+  assert.equal(general.mentions, 1);
+  assert.equal(mentionCount(state, general), 2);
+  // Neither her own message nor one with no keyword.
+  apply(state, message("general", 13, "ann", "deploy again"), { now: NOW });
+  apply(state, message("general", 14, "bob", "redeploy"), { now: NOW });
+  assert.equal(mentionCount(state, general), 2);
+  // An edit that adds a keyword counts it; a deletion uncounts it.
+  apply(state, { op: "edited", room: "general", seq: 15, msg_id: 1014, from: "bob",
+    text: "redeploy, then deploy", ts: 1_000_015 }, { now: NOW });
+  assert.equal(mentionCount(state, general), 3);
+  apply(state, { op: "deleted", room: "general", seq: 16, msg_id: 1011, by: "bob",
+    ts: 1_000_016 }, { now: NOW });
+  assert.equal(mentionCount(state, general), 2);
+  // Another list counts what it matches.
+  apply(state, { op: "keywords", keywords: ["redeploy"] });
+  assert.equal(mentionCount(state, general), 2, "@ann, and 14 (its edit still says redeploy)");
+  apply(state, { op: "keywords", keywords: [] });
+  assert.equal(mentionCount(state, general), 1);
+  apply(state, { op: "keywords", keywords: ["deploy"] });
+  // Read (on another device) up to 12: only what is after the marker counts.
+  apply(state, { op: "read", room: "general", seq: 12 }, { now: NOW });
+  assert.equal(general.mentions, 0);
+  assert.equal(mentionCount(state, general), 1);
+  apply(state, { op: "read", room: "general", seq: 16 }, { now: NOW });
+  assert.equal(mentionCount(state, general), 0);
+  assert.deepEqual(titleCount(state), { count: 0, urgent: false });
+});
+
+test("keywords count where they alert: not in a muted room, nor a 1:1; an @here read later once", () => {
+  const state = page(["deploy"], { rooms: [roomInfo("general", { lastSeq: 10 }),
+    roomInfo("random", { lastSeq: 10 }), roomInfo("quiet", { lastSeq: 10, notify: "none" }),
+    roomInfo("@ann:bob", { lastSeq: 10, peer: "bob" })] });
+  apply(state, message("quiet", 11, "bob", "deploy"), { now: NOW });
+  assert.equal(mentionCount(state, state.rooms.get("quiet")), 0);
+  assert.deepEqual(titleCount(state), { count: 0, urgent: false },
+    "a muted room counts its mentions only, and a keyword is none there");
+  apply(state, message("@ann:bob", 11, "bob", "deploy"), { now: NOW });
+  assert.equal(mentionCount(state, state.rooms.get("@ann:bob")), 0);
+  // An "@here" the page did not see come (read with a page of history) may be in the
+  // server's count: not counted again by its keyword.
+  const general = state.rooms.get("general");
+  general.add([message("general", 11, "bob", "@here deploy", { group: "here" })], "ann");
+  assert.equal(general.unread, 1);
+  assert.equal(mentionCount(state, general), 0);
 });
 
 test("what a message is to the person: a mention by a keyword, unless their own", () => {

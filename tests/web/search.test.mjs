@@ -4,8 +4,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { ranges } from "../../clients/web/keywords.js";
 import {
-  emptySearch, isResult, SEARCH_PAGE, segments, statusText,
+  emptySearch, isResult, markKeywords, SEARCH_PAGE, segments, statusText,
 } from "../../clients/web/search.js";
 import {
   apply, clearSearch, connectionChanged, openResult, searchFor, searchMore, searchRetry,
@@ -147,6 +148,48 @@ test("segments keep every segment of a well-formed snippet, in order (seeded cas
     const nonEmpty = snippet.filter((s) => s.text !== "");
     const expected = nonEmpty.length ? nonEmpty : [{ text: "fallback", hit: false }];
     assert.deepEqual(kept, expected, `run ${run}: ${JSON.stringify(snippet)}`);
+  }
+});
+
+test("keywords are marked in a result's segments, whole where a search hit cuts through", () => {
+  const parts = [{ text: "the on ", hit: false }, { text: "call", hit: true },
+    { text: " rota; deploy at 5", hit: false }];
+  assert.deepEqual(markKeywords(parts, ["on call", "Deploy"]), [
+    { text: "the ", hit: false }, { text: "on ", hit: false, keyword: true },
+    { text: "call", hit: true, keyword: true }, { text: " rota; ", hit: false },
+    { text: "deploy", hit: false, keyword: true }, { text: " at 5", hit: false }]);
+  // By the shared rule: a longer word holding it is none.
+  assert.equal(markKeywords(parts, ["all"]), parts);
+  assert.equal(markKeywords(parts, []), parts);
+  assert.deepEqual(markKeywords([{ text: "Deploy", hit: true }], ["deploy"]),
+    [{ text: "Deploy", hit: true, keyword: true }]);
+});
+
+test("marking keywords keeps the text and the hits, in order (seeded cases)", () => {
+  let seed = 7;
+  const next = (n) => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return Math.floor((seed / 2 ** 32) * n);
+  };
+  const TEXTS = ["a", "deploy", " ", "on", " call", "de", "ploy ", "😀", "İ", "x_y"];
+  const KEYWORDS = ["deploy", "on call", "a", "😀", "i̇"];
+  for (let run = 0; run < 500; run += 1) {
+    const parts = Array.from({ length: 1 + next(6) },
+      () => ({ text: TEXTS[next(TEXTS.length)], hit: next(2) === 1 }));
+    const keywords = KEYWORDS.filter(() => next(2) === 1);
+    const marked = markKeywords(parts, keywords);
+    const what = `run ${run}: ${JSON.stringify([parts, keywords])}`;
+    assert.equal(marked.map((p) => p.text).join(""), parts.map((p) => p.text).join(""), what);
+    assert.ok(marked.every((p) => p.text !== ""), what);
+    // Each character keeps its part's hit; the keyword ones are what `ranges` finds.
+    const hitsOf = (list) => list.flatMap((p) => [...p.text].map(() => p.hit));
+    assert.deepEqual(hitsOf(marked), hitsOf(parts), what);
+    const text = parts.map((p) => p.text).join("");
+    const inKeyword = [];
+    for (const p of marked) for (let i = 0; i < p.text.length; i += 1) inKeyword.push(Boolean(p.keyword));
+    const expected = new Array(text.length).fill(false); // (by UTF-16 unit, as `ranges`)
+    for (const [from, to] of ranges(keywords, text)) for (let i = from; i < to; i += 1) expected[i] = true;
+    assert.deepEqual(inKeyword, expected, what);
   }
 });
 

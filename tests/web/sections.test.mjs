@@ -9,13 +9,15 @@ import { test } from "node:test";
 
 import { planCommand } from "../../clients/web/commands.js";
 import {
-  createdId, emptyText, listOf, MAX_NAME, named, nameProblem, placeOf, usualList,
+  createdId, deleteText, emptyText, listOf, MAX_NAME, named, nameProblem, placeOf, usualList,
 } from "../../clients/web/sections.js";
 import {
   apply, collapseSection, connectionChanged, initialState, moveToSection, openDm, selectRoom,
   setFavourite, shiftSection,
 } from "../../clients/web/state.js";
-import { firstRoom, roomOrder, sectionLists, sortedRooms } from "../../clients/web/select.js";
+import {
+  firstRoom, roomOrder, sectionHolds, sectionLists, sortedRooms,
+} from "../../clients/web/select.js";
 import { markSectionRead, sectionUnread } from "../../clients/web/readmarks.js";
 import { connected, message, requests, roomInfo } from "./fixtures.mjs";
 
@@ -387,4 +389,22 @@ test("a favourite moved into a section stays in Favourites, says so, and is ther
   assert.deepEqual(moveToSection(state, "general", null).filter((e) => e.toast), [{ toast:
     "#general is in Rooms now: it shows there once you remove it from Favourites." }]);
   assert.deepEqual(moveToSection(state, "zoo", 2).filter((e) => e.toast), []);
+});
+
+test("deleting a section says what happens to all it holds, its favourites and closed ones too", () => {
+  // Work holds #random and #zoo; #general, a favourite, is moved in too; Later holds Bob's
+  // conversation, closed (not listed: nothing new since).
+  const state = page({ general: { favourite: true, favourite_at: 5, section: 1 },
+    [DM]: { hidden_seq: 5 } });
+  assert.deepEqual(listed(state), { Work: ["random", "zoo"], Later: [] });
+  assert.deepEqual(sectionHolds(state, 1), { rooms: 2, favourites: 1 });
+  assert.deepEqual(sectionHolds(state, 2), { rooms: 1, favourites: 0 }, "the closed one too");
+  assert.deepEqual(sectionHolds(state, 3), { rooms: 0, favourites: 0 });
+  assert.equal(deleteText(2, 1), "Its 2 rooms and conversations go back to Rooms and Direct "
+    + "messages. Its favourite stays in Favourites; removed from Favourites, it shows in Rooms "
+    + "or Direct messages.");
+  assert.equal(deleteText(0, 3), "Its 3 favourites stay in Favourites; removed from "
+    + "Favourites, they show in Rooms and Direct messages.");
+  assert.equal(deleteText(1), "Its room or conversation goes back to Rooms and Direct messages.");
+  assert.equal(deleteText(0, 0), "It holds no room or conversation.");
 });

@@ -13,7 +13,7 @@ import {
   apply, connectionChanged, initialState, selectRoom, showUserGroup,
 } from "../../clients/web/state.js";
 import { completionFor, shownMessage } from "../../clients/web/select-messages.js";
-import { parse } from "../../clients/web/markdown.js";
+import { parse, render } from "../../clients/web/markdown.js";
 import { connected, message, requests, roomInfo, welcome } from "./fixtures.mjs";
 
 const ME = "Bob";
@@ -98,7 +98,8 @@ test("a group's pill: its description and count, marked when it covers the reade
   const groups = listed(group("backend", { description: "Server people", members: 3, you: true }));
   const message = { from: "carol", text: "ping @Backend, and @web", user_groups: ["backend"] };
   const pills = ug.pillsFor(groups, message, ME);
-  assert.deepEqual([...pills], [["backend", { title: "Server people · 3 members", me: true }]]);
+  assert.deepEqual([...pills], [["backend", { title: "Server people · 3 members", me: true,
+    unknown: false }]]);
   const tree = parse(message.text, { mentions: [], me: ME, userGroups: pills });
   const nodes = tree.children[0].children.filter((n) => n.type === "mention");
   assert.deepEqual(nodes.map((n) => [n.text, n.userGroup, n.me, n.title]),
@@ -126,10 +127,41 @@ test("a group deleted since has no pill: its @name reads as plain text, not a de
   assert.equal(ug.pillsFor(groups, message, ME), null);
   assert.equal(parse(message.text, { mentions: [], me: ME, userGroups: null }).children[0]
     .children.some((n) => n.type === "mention"), false);
-  // Before the list is in, the page cannot tell: every group named has its pill.
+});
+
+test("before the list is in, a group's pill is neutral: not live, not gone; the list decides", () => {
+  const message = { from: "carol", text: "@ops and @backend", user_groups: ["backend", "ops"] };
   const early = ug.emptyGroups();
-  assert.deepEqual([...ug.pillsFor(early, message, ME)], [
-    ["backend", { title: "A user group", me: false }], ["ops", { title: "A user group", me: false }]]);
+  ug.begin(early);
+  const unknown = { title: null, me: false, unknown: true };
+  assert.deepEqual([...ug.pillsFor(early, message, ME)], [["backend", unknown], ["ops", unknown]]);
+  const nodes = (pills) => parse(message.text, { mentions: [], me: ME, userGroups: pills })
+    .children[0].children.filter((n) => n.type === "mention");
+  assert.deepEqual(nodes(ug.pillsFor(early, message, ME)).map((n) => [n.text, n.unknown, n.title]),
+    [["@ops", true, null], ["@backend", true, null]]);
+  // Drawn (markdown.js render, into a document that records elements): no title claimed.
+  const doc = {
+    createElement: (tag) => ({ tag, attributes: {}, children: [],
+      setAttribute(name, value) { this.attributes[name] = value; },
+      append(child) { this.children.push(child); } }),
+    createTextNode: (text) => ({ text }),
+  };
+  const drawn = render(parse(message.text, { mentions: [], me: ME,
+    userGroups: ug.pillsFor(early, message, ME) }), doc);
+  assert.deepEqual(drawn.filter((node) => node.tag === "span").map((span) => span.attributes),
+    [{ class: "mention usergroup unknown" }, { class: "mention usergroup unknown" }]);
+  // A failed listing decides nothing either.
+  ug.failed(early, "refused");
+  assert.equal(ug.pillsFor(early, message, ME).get("ops").unknown, true);
+  // The list came: @backend is there (a live pill, the reader's), @ops was deleted (plain).
+  const version = early.version;
+  ug.begin(early);
+  ug.received(early, { groups: [group("backend", { you: true })] }, ME);
+  assert.ok(early.version > version, "the messages are drawn again");
+  const decided = ug.pillsFor(early, message, ME);
+  assert.deepEqual([...decided], [["backend", { title: "User group · 1 member", me: true,
+    unknown: false }]]);
+  assert.deepEqual(nodes(decided).map((n) => [n.text, n.unknown]), [["@backend", undefined]]);
 });
 
 test("completion offers the groups by name, the person's first, then by a word of the description", () => {

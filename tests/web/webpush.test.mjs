@@ -159,6 +159,15 @@ test("a keyword's push is shown as a mention's: its room's tag, ringing again", 
   assert.equal(keyword.options.renotify, true);
 });
 
+test("a poll's push shows the server's words for it: \"📊 Poll: \" and its question", () => {
+  const poll = notificationFor(parsePushPayload(JSON.stringify({ room: "general", seq: 7,
+    from: "ann", kind: "message", text: "📊 Poll: Lunch on which day?",
+    title: "ann in general" })), SCOPE);
+  assert.equal(poll.title, "ann in general");
+  assert.equal(poll.options.body, "📊 Poll: Lunch on which day?");
+  assert.equal(poll.options.tag, "chatd:general");
+});
+
 test("files only, or a payload that says nothing, still shows something readable", () => {
   const files = notificationFor(parsePushPayload(JSON.stringify(
     { room: "dev", seq: 2, from: "bob", kind: "mention", text: "" })), SCOPE);
