@@ -47,6 +47,7 @@ from chatd.storage.base import (
     Invitation,
     InvitedUser,
     Joined,
+    LinkedRoom,
     ListeningNotice,
     MarkedRead,
     Member,
@@ -82,6 +83,7 @@ from chatd.storage.base import (
     RevocationNotice,
     Room,
     RoomDeletedNotice,
+    RoomLink,
     RoomWebhook,
     SavedItem,
     ScheduledItem,
@@ -105,6 +107,7 @@ from chatd.storage.base import (
     UserGroupChange,
     WebhookTargets,
     invitation_refusal,
+    room_link_refusal,
     split_mentions,
 )
 from chatd.storage.postgres import open_storage
@@ -153,6 +156,7 @@ __all__ = [
     "Invitation",
     "InvitedUser",
     "Joined",
+    "LinkedRoom",
     "ListeningNotice",
     "MarkedRead",
     "Member",
@@ -188,6 +192,7 @@ __all__ = [
     "RevocationNotice",
     "Room",
     "RoomDeletedNotice",
+    "RoomLink",
     "RoomWebhook",
     "SavedItem",
     "ScheduledItem",
@@ -212,5 +217,6 @@ __all__ = [
     "WebhookTargets",
     "invitation_refusal",
     "open_storage",
+    "room_link_refusal",
     "split_mentions",
 ]
