@@ -61,6 +61,7 @@ import { ComposerExtrasView } from "./view-composer-extras.js";
 import { ConnectionView } from "./view-connection.js";
 import { ConversationView } from "./view-conversation.js";
 import { DialogsView } from "./view-dialogs.js";
+import { RoomLinksView } from "./view-roomlinks.js";
 import { EmailView } from "./view-email.js";
 import { EmojiView } from "./view-emoji.js";
 import { InvitesView } from "./view-invites.js";
@@ -81,6 +82,8 @@ import { UserGroupsView } from "./view-usergroups.js";
 import { ViewerView } from "./view-viewer.js";
 
 const conversation = new ConversationView();
+// The room links' dialog and join screen borrow the dialog of the others.
+const dialogs = new DialogsView();
 const controller = new Controller({
   auth: new AuthView(),
   sidebar: new SidebarView(),
@@ -88,7 +91,7 @@ const controller = new Controller({
   conversation,
   members: new MembersView(),
   composer: new ComposerView(),
-  dialogs: new DialogsView(),
+  dialogs,
   connection: new ConnectionView(),
   layout: new LayoutView(),
   extras: new ComposerExtrasView(),
@@ -104,6 +107,7 @@ const controller = new Controller({
   moderation: new ModerationView(),
   admin: new AdminView(),
   invites: new InvitesView(),
+  roomLinks: new RoomLinksView(dialogs),
   email: new EmailView(),
   profile: new ProfileView(),
   emoji: new EmojiView(),

@@ -71,9 +71,17 @@ export function sendReminder(fields, { ask, backOnline }) {
     { ask, backOnline, unconfirmed: "The reminder was not confirmed." });
 }
 
-/** A sentence for a person about a refused `remind` (the dialog shows it). */
-export function refusal(error) {
+/**
+ * A sentence for a person about a refused `remind` (the dialog shows it); `user`: whom it
+ * was for, when someone else.
+ */
+export function refusal(error, user = null) {
   const code = error && error.code;
+  if (user && code === "forbidden") {
+    return `${user} cannot be reminded by you: you share no room, or they take no reminders `
+      + "from others.";
+  }
+  if (user && code === "not_found") return `There is no user ${user}.`;
   if (code === "too_many_saved") {
     return "You have too many saved messages: mark some as done, then try again. "
       + "The note is in your notes to self.";

@@ -181,7 +181,8 @@ export class SavedView extends SidePanel {
         : message.deleted ? "This message was deleted."
           : listExcerpt(message),
       deleted: Boolean(message && message.deleted),
-      remind: reminderText(item, now),
+      remind: reminderText(item, now) + (item.set_by && reminderText(item, now)
+        ? ` · set by ${displayName(state.profiles, item.set_by)}` : ""),
       remindAt: item.remind_at,
       reminded: Boolean(item.reminded),
       saving: Boolean(item.saving),
