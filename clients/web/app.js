@@ -61,6 +61,7 @@ import { ComposerExtrasView } from "./view-composer-extras.js";
 import { ConnectionView } from "./view-connection.js";
 import { ConversationView } from "./view-conversation.js";
 import { DialogsView } from "./view-dialogs.js";
+import { RemindersSetView } from "./view-remindersset.js";
 import { RoomLinksView } from "./view-roomlinks.js";
 import { EmailView } from "./view-email.js";
 import { EmojiView } from "./view-emoji.js";
@@ -108,6 +109,7 @@ const controller = new Controller({
   admin: new AdminView(),
   invites: new InvitesView(),
   roomLinks: new RoomLinksView(dialogs),
+  remindersSet: new RemindersSetView(dialogs),
   email: new EmailView(),
   profile: new ProfileView(),
   emoji: new EmojiView(),

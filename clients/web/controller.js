@@ -157,7 +157,7 @@ export class Controller {
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
       attachments, viewer, alertsView, search, moderation, admin, pins, profile, thread,
-      saved, threads, scheduled, userGroups, switcher, invites, email, roomLinks,
+      saved, threads, scheduled, userGroups, switcher, invites, email, roomLinks, remindersSet,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -258,6 +258,7 @@ export class Controller {
         on: false, now: clock.now() }),
       remind: (item, opener) => this.chooseReminder(item.room, item.msg_id, opener),
       newReminder: () => this.newReminder(),
+      forOthers: whenOnline(() => remindersSet.open()),
     });
     // "Create a poll" (the room's box and the thread panel's): its dialog, the poll through the
     // outbox as any message (`send(poll, nonce)` puts it there), the dialog waiting for its
@@ -489,6 +490,10 @@ export class Controller {
       nonce: newNonce,
     });
     connection.bind({ retry: () => this.conn && this.conn.retryNow() });
+    remindersSet.bind({
+      ask: (op, fields) => this.ask(op, fields),
+      now: () => clock.now(),
+    });
     roomLinks.bind({
       ask: (op, fields) => this.ask(op, fields),
       now: () => clock.now(),

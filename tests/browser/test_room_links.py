@@ -7,12 +7,14 @@ against the real daemon and PostgreSQL:
   who invites him; "Join" opens #staff. ann's list then counts Bob's use; she revokes it, and
   cid, opening it, is told it was revoked, with no Join button.
 - ann types `/remind @bob in 20m send the report`: the page says Bob will be reminded, and
-  Bob's Saved panel lists the note with "set by ann".
+  Bob's Saved panel lists the note with "set by ann"; ann's "For others" lists it for Bob,
+  and her Cancel takes it out of Bob's panel.
 
 The rules of test_web.py hold: every wait is for a state, never for time. Screenshots in
 tests/artifacts/: desktop-room-link.png (the dialog with the link just made),
 desktop-room-link-join.png (the join screen), phone-room-link-join.png,
-desktop-remind-someone.png (Bob's Saved panel); axe-core checks the dialog and the screen.
+desktop-remind-someone.png (Bob's Saved panel), desktop-reminders-for-others.png (ann's
+list); axe-core checks the dialog and the screen.
 """
 
 from __future__ import annotations
@@ -161,3 +163,19 @@ def test_remind_someone_from_the_box(
     expect(item.first).to_contain_text("send the report")
     expect(item.first).to_contain_text("set by ann")
     shot(bob.page, artifacts, "desktop-remind-someone")
+
+    # ann's list of what she set: "for bob", cancelled until it fires; bob's item goes.
+    saved_button(ann.page).click()
+    ann.page.get_by_role("button", name="For others").click()
+    dialog = ann.page.get_by_role("dialog", name="Reminders for others")
+    expect(dialog).to_be_visible()
+    rows = dialog.locator("#reminders-set-list li")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(re.compile(r"for Bob: send the report · in (19|20) min"))
+    expect(dialog.get_by_label("Others may set reminders for me")).to_be_checked()
+    shot(ann.page, artifacts, "desktop-reminders-for-others")
+    assert axe_serious(ann.page) == []
+    dialog.get_by_role("button", name="Cancel the reminder for Bob").click()
+    expect(rows).to_have_count(0)
+    expect(dialog).to_contain_text("You have set no reminders for others.")
+    expect(item).to_have_count(0)
