@@ -15,6 +15,16 @@ it, committed, then saved with the reminder. Nothing new is stored or claimed: t
 where the user finds it again, the saved list shows it with its time, and the reminder loop
 reminds it as any saved message's. Its nonce keeps a resend (a lost reply) to one note and
 one reminder.
+
+A reminder for someone else (``remind`` with ``user``, Slack's ``/remind @bob``) is the same
+two steps with the other person as the owner: the note is the setter's message to them (their
+conversation), saved for them with ``set_by`` (migration 0051). It is theirs from then on:
+reminded by the same loop, with the same event and push, and changed or removed by them; the
+setter lists what they set (``reminders_set``) and cancels it until it fires
+(``cancel_reminder``), and is not told when it fires (it is not theirs; one alert per
+reminder). Only people who share a room or a conversation may remind each other, and a user
+may refuse reminders from others (``allow_reminders``): storage reads both in one statement
+(:meth:`Storage.reminder_target`) before anything is written.
 """
 
 from __future__ import annotations
