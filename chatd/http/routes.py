@@ -288,6 +288,14 @@ def _save_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
             "msg_id": int(params["msg_id"]), "on": True}
 
 
+def _on_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``{"on": bool}``, required: a ``PUT`` without it is no request to read the setting."""
+    body = json_body(request)
+    if not isinstance(body.get("on"), bool):
+        raise ChatError(codes.BAD_REQUEST, "'on' must be true or false")
+    return {"on": body["on"]}
+
+
 def _reminders_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
     """``?before=&limit=`` of ``GET /api/me/reminders`` (the reminders set for others)."""
     return _ints(request, "limit", "before")
@@ -898,7 +906,7 @@ ROUTES: list[Route] = [
         "DELETE": operation("cancel_reminder", _room_path),
     }),
     _route(r"/api/me/allow-reminders", {"GET": operation("allow_reminders"),
-                                        "PUT": operation("allow_reminders", _body)}),
+                                        "PUT": operation("allow_reminders", _on_body)}),
     _route(r"/api/me/scheduled", {
         "GET": operation("scheduled_items"),
         "POST": operation("schedule", _schedule_body, status=201),

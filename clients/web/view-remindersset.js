@@ -1,7 +1,7 @@
 // "For others" (the Saved panel's head): the reminders the person set for other people with
 // `/remind @name …` (reminders.js), each "for Bob: … · in 20 min" with Cancel until it fires,
 // and whether others may set reminders for the person. Over the socket: reminders_set,
-// cancel_reminder, allow_reminders. The generic dialog holds it (view-dialogs.js `open`), its
+// cancel_reminder, allow_reminders. The generic dialog holds it (view-dialogs.js `confirm`), its
 // OK only closing it; what the server sends is shown as text.
 
 import { $, h } from "./dom.js";
@@ -24,7 +24,8 @@ export class RemindersSetView {
     this.items = [];
     const allow = h("input", { type: "checkbox", id: "reminders-allow", disabled: true });
     allow.addEventListener("change", () => this.allow(allow));
-    this.dialogs.open({
+    this.dialogs.confirm({
+      single: true,
       title: "Reminders for others",
       ok: "Done",
       offline: true,

@@ -10,7 +10,7 @@
 // Everything goes over the socket (`ask(op, fields)`: create_room_link, room_links,
 // revoke_room_link, room_link, join_link), so the token never travels in a request line; what
 // the server sends is shown as text (h(), textContent). The generic dialog holds both
-// (view-dialogs.js `open`): its OK is "Done" here (offline: it only closes), or "Join".
+// (view-dialogs.js `confirm`): its OK is "Done" here (offline: it only closes), or "Join".
 
 import { $, h } from "./dom.js";
 import {
@@ -52,7 +52,8 @@ export class RoomLinksView {
     const copy = h("button", { type: "button", id: "room-link-copy", class: "small-button" },
       "Copy");
     copy.addEventListener("click", () => this.copy(copy));
-    this.dialogs.open({
+    this.dialogs.confirm({
+      single: true,
       title: `Invite link to #${name}`,
       ok: "Done",
       offline: true,

@@ -136,6 +136,9 @@ async def test_over_http(daemon: Server, nursery: trio.Nursery) -> None:
     assert status == 200 and policy == {"on": False}
     status, policy = await http(port, "GET", "/api/me/allow-reminders", token=tokens["Bob"])
     assert status == 200 and policy == {"on": False}
+    status, refused = await http(port, "PUT", "/api/me/allow-reminders", {},
+                                 token=tokens["Bob"])
+    assert (status, refused["code"]) == (400, "bad_request")
     status, refused = await http(port, "POST", "/api/me/reminders",
                                  {"text": "x", "remind_at": later, "nonce": "i", "user": "bob"},
                                  token=tokens["ann"])
