@@ -106,9 +106,9 @@ async def test_a_link_lets_people_into_a_private_room(
 async def test_expired_revoked_banned_and_not_allowed(
         daemon: Server, nursery: trio.Nursery, transport: str, database_dsn: str) -> None:
     """A stranger to the room cannot make a link, nor a link to a conversation; an expired
-    link and a revoked one refuse (and take nobody in); a banned user cannot use a link; a
-    member lists only their own links and cannot revoke the owner's; an unknown token is
-    invitation_invalid, a malformed one too."""
+    link and a revoked one refuse (and take nobody in); a banned user cannot use a link; an
+    archived room takes nobody and gets no new link; a member lists only their own links and
+    cannot revoke the owner's; an unknown token is invitation_invalid, a malformed one too."""
     people = await _people(daemon, nursery, transport, "ann", "bob", "cid", "eve")
     ann, bob, cid, eve = (people[n] for n in ("ann", "bob", "cid", "eve"))
     await ann.request("create_room", room="staff", private=True)
@@ -151,6 +151,14 @@ async def test_expired_revoked_banned_and_not_allowed(
     look = await eve.request("room_link", token=open_link["token"])
     assert (look["valid"], look["code"]) == (False, "forbidden")
     assert _error(await eve.request("join_link", token=open_link["token"])) == "forbidden"
+    await ann.request("create_room", room="old")
+    old = await ann.request("create_room_link", room="old", uses=5)
+    assert (await ann.request("archive", room="old", archived=True))["op"] == "ok"
+    assert _error(await cid.request("join_link", token=old["token"])) == "archived"
+    assert _error(await ann.request("create_room_link", room="old")) == "archived"
+    look = await cid.request("room_link", token=old["token"])
+    assert (look["valid"], look["code"]) == (False, "archived")
+
     members = await ann.request("who", room="staff")
     assert sorted(m["user"] for m in members["members"]) == ["ann", "bob"]
     uses = {x["id"]: x["uses"] for x in (await ann.request("room_links",
