@@ -89,8 +89,9 @@ export class RemindersSetView {
     const list = $("reminders-set-list");
     if (!list) return;
     const now = this.on.now();
-    $("reminders-set-status").textContent = this.items.length ? ""
-      : "You have set no reminders for others.";
+    const status = $("reminders-set-status");
+    status.textContent = this.items.length ? "" : "You have set no reminders for others.";
+    status.hidden = !status.textContent;
     list.replaceChildren(...this.items.map((item) => {
       const row = h("li", { class: `room-link${item.reminded ? " spent" : ""}` },
         h("span", { class: "room-link-line" }, setLine(item, now)));

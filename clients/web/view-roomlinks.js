@@ -151,6 +151,7 @@ export class RoomLinksView {
       status.textContent = this.links.length ? ""
         : "No links yet: make one above, and give it to whoever should come in.";
     }
+    status.hidden = !status.textContent;
     list.replaceChildren(...this.links.map((link) => {
       const item = h("li", { class: `room-link${revocable(link, now) ? "" : " spent"}`,
         dataset: { id: String(link.id) } },
