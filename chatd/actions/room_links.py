@@ -128,8 +128,10 @@ async def look_at_room_link(app: App, caller: Caller, request: LookAtRoomLink) -
     whether the caller is a member already; when it does not, the ``code`` and ``message``
     a join with it would be refused with (the room is named only to its members)."""
     user = signed_in(caller)
-    found = await app.storage.look_at_room_link(_digest(request.token), user.id)
-    if found is None:
+    shaped = INVITATION_TOKEN.fullmatch(request.token) is not None
+    found = (await app.storage.look_at_room_link(bot_token_hash(request.token), user.id)
+             if shaped else None)
+    if found is None:  # (a string of no token's shape is no link's: said the same way)
         refusal = room_link_refusal(None)
         return Answer(id=request.id, fields={"valid": False, "code": refusal.code,
                                              "message": refusal.message})

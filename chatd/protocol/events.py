@@ -2837,10 +2837,12 @@ def _archived(obj: Mapping[str, Any]) -> bool:
 
 def _parse_create_room_link(obj: Mapping[str, Any], rid: RequestId,
                             limits: Limits) -> CreateRoomLink:
+    # Given, each is a whole number (null is no number); absent, the server's default.
     return CreateRoomLink(
-        id=rid, room=_room(obj), uses=_int(obj, "uses", minimum=1, maximum=LINK_MAX_USES),
-        expires_in=_int(obj, "expires_in", minimum=LINK_MIN_SECONDS,
-                        maximum=LINK_MAX_SECONDS))
+        id=rid, room=_room(obj),
+        uses=_int(obj, "uses", minimum=1, maximum=LINK_MAX_USES, optional="uses" not in obj),
+        expires_in=_int(obj, "expires_in", minimum=LINK_MIN_SECONDS, maximum=LINK_MAX_SECONDS,
+                        optional="expires_in" not in obj))
 
 
 def _parse_room_links(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> RoomLinks:

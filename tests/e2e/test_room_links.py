@@ -136,6 +136,8 @@ async def test_expired_revoked_banned_and_not_allowed(
     assert _error(await cid.request("join_link", token="x" * 32)) == "invitation_invalid"
     assert _error(await cid.request("join_link", token="not a token!")) == (
         "invitation_invalid")
+    look = await cid.request("room_link", token="not a token!")
+    assert (look["valid"], look["code"]) == (False, "invitation_invalid")
     assert _error(await cid.request("join_link", token=7)) == "bad_request"
 
     await ann.request("invite", room="staff", user="bob")
