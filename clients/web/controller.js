@@ -488,6 +488,7 @@ export class Controller {
       openConversation: (users) => this.choose(model.openConversation, users),
       roomChosen: () => layout.roomChosen(),
       nonce: newNonce,
+      roomLink: (room) => roomLinks.open(room),
     });
     connection.bind({ retry: () => this.conn && this.conn.retryNow() });
     remindersSet.bind({

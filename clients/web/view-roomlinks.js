@@ -35,8 +35,9 @@ export class RoomLinksView {
    */
   bind(handlers) { this.on = handlers; }
 
-  /** The "Invite link…" dialog of room `name`. */
+  /** The "Invite link…" dialog of room `name` (from the header, or from the invite dialog). */
   open(name) {
+    if ($("dialog").open) $("dialog").close(); // (opened from the invite dialog)
     this.room = name;
     this.links = [];
     this.listed = "loading";

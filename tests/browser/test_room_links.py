@@ -2,17 +2,19 @@
 against the real daemon and PostgreSQL:
 
 - ann makes a link to her private #staff from the room's "Invite link…" (for five people, a
-  day), shown once with Copy, listed with its uses; Bob opens it logged out (the log-in form
-  says what it is for), logs in, and the join screen shows #staff, its topic and size and
-  who invites him; "Join" opens #staff. ann's list then counts Bob's use; she revokes it, and
-  cid, opening it, is told it was revoked, with no Join button.
+  day; on a phone, from the invite dialog), shown once with Copy, listed with its uses; Bob
+  opens it logged out (the log-in form says what it is for), logs in, and the join screen
+  shows #staff, its topic and size and who invites him; "Join" opens #staff. ann's list then
+  counts Bob's use; she revokes it, and cid, opening it, is told it was revoked, with no Join
+  button.
 - ann types `/remind @bob in 20m send the report`: the page says Bob will be reminded, and
   Bob's Saved panel lists the note with "set by ann"; ann's "For others" lists it for Bob,
   and her Cancel takes it out of Bob's panel.
 
 The rules of test_web.py hold: every wait is for a state, never for time. Screenshots in
 tests/artifacts/: desktop-room-link.png (the dialog with the link just made),
-desktop-room-link-join.png (the join screen), phone-room-link-join.png,
+desktop-room-link-join.png (the join screen), phone-room-link.png (the dialog on a phone,
+from the invite dialog), phone-room-link-join.png (a revoked link),
 desktop-remind-someone.png (Bob's Saved panel), desktop-reminders-for-others.png (ann's
 list); axe-core checks the dialog and the screen.
 """
@@ -120,6 +122,19 @@ def test_a_link_to_a_private_room_made_used_and_revoked(
     expect(dialog.locator("#room-link-list li").first).to_contain_text("revoked")
     expect(dialog.get_by_role("button", name=re.compile(r"^Revoke link"))).to_have_count(0)
     dialog.get_by_role("button", name="Done").click()
+
+    # On a phone the header leaves its room to the title: the invite dialog offers the link.
+    phone = open_session(sessions, browser, PHONE)
+    log_in(phone.page, daemon.url, "ann")
+    wait_online(phone.page)
+    expect(phone.page.get_by_role("button", name="Invite link to this room")).to_be_hidden()
+    phone.page.get_by_role("button", name="Invite someone to this room").click()
+    phone.page.get_by_role("button", name="Make an invite link instead…").click()
+    on_phone = phone.page.get_by_role("dialog", name="Invite link to #staff")
+    expect(on_phone).to_be_visible()
+    expect(on_phone.locator("#room-link-list li")).to_have_count(1)
+    shot(phone.page, artifacts, "phone-room-link")
+    on_phone.get_by_role("button", name="Done").click()
 
     cid = open_session(sessions, browser, PHONE)
     log_in(cid.page, daemon.url, "cid")
