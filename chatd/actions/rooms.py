@@ -31,6 +31,7 @@ from chatd.protocol import (
     Read,
     ReadAll,
     ReadMoved,
+    RequestId,
     Rooms,
     SetNotify,
     SetTopic,
@@ -54,6 +55,7 @@ __all__ = [
     "WHO_PAGE",
     "create_room",
     "edit_history",
+    "enter",
     "favourite",
     "hide",
     "history",
@@ -91,19 +93,33 @@ async def join(app: App, caller: Caller, request: Join) -> CatchUp:
     joined = await _join_or_create(app, user.id, user.name, request.room)
     announce = (frame(MemberJoined(room=request.room, user=user.name))
                 if joined.newly_joined else None)
-    await caller.hold(frozenset({request.room}))
-    if not await subscribe(app, user.name, request.room, since, announce):
-        raise ChatError(codes.FORBIDDEN, f"you were removed from {request.room!r}")
-    page = await app.storage.history(user.id, request.room, limit=app.config.limits.join_recent)
+    return await enter(app, caller, request.id, joined, since, announce)
+
+
+async def enter(app: App, caller: Caller, request_id: RequestId, joined: Joined, since: int,
+                announce: bytes | None) -> CatchUp:
+    """The rest of a join that storage has made (``join``, ``join_link``): subscribe the
+    user's connections here to the room (``since``: the registry's epoch read before the
+    storage call; ``announce``: the ``joined`` event, for a new member) and answer with its
+    latest messages, its live ones following the reply, none missing, none twice.
+
+    Raises:
+        ChatError: ``forbidden`` when a removal overtook the join."""
+    user = signed_in(caller)
+    room = joined.room.name
+    await caller.hold(frozenset({room}))
+    if not await subscribe(app, user.name, room, since, announce):
+        raise ChatError(codes.FORBIDDEN, f"you were removed from {room!r}")
+    page = await app.storage.history(user.id, room, limit=app.config.limits.join_recent)
     reply = JoinAccepted(
-        id=request.id, room=request.room, last_seq=page.last_seq,
+        id=request_id, room=room, last_seq=page.last_seq,
         messages=[message_event(m) for m in page.messages], more=page.more,
         private=joined.room.private, topic=joined.room.topic,
         notify=joined.room.notify or default_notify(joined.room.kind), role=joined.room.role,
         archived=joined.room.archived, favourite=joined.room.favourite_at is not None,
         section=joined.room.section,
     )
-    return CatchUp(reply, {request.room: page.last_seq})
+    return CatchUp(reply, {room: page.last_seq})
 
 
 async def _join_or_create(app: App, user_id: int, name: str, room: str) -> Joined:

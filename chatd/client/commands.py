@@ -61,15 +61,18 @@ from chatd.protocol import (
     NOTIFY_LEVELS,
     ROLES,
     AddContact,
+    AllowReminders,
     Answer,
     Archive,
     Audit,
     Ban,
     Bans,
+    CancelReminder,
     CancelScheduled,
     ClosePoll,
     Contacts,
     CreateRoom,
+    CreateRoomLink,
     CreateSection,
     CreateUserGroup,
     CustomEmojiList,
@@ -89,6 +92,7 @@ from chatd.protocol import (
     Invite,
     Join,
     JoinAccepted,
+    JoinLink,
     Kick,
     Leave,
     MessagePosted,
@@ -104,9 +108,12 @@ from chatd.protocol import (
     ReadThread,
     Receipts,
     Remind,
+    RemindersSet,
     RemoveContact,
     RemovePreview,
     Request,
+    RevokeRoomLink,
+    RoomLinks,
     Rooms,
     Save,
     SavedItems,
@@ -275,31 +282,121 @@ async def join(client: ChatClient, arg: str) -> None:
         return
 
     async def on_ok(reply: JoinAccepted) -> None:
-        name = reply.room
-        info = client.rooms.setdefault(name, RoomInfo())
-        info.kind = kind_of(name)
-        info.private, info.topic = reply.private, reply.topic
-        info.archived = reply.archived
-        info.favourite = reply.favourite  # joining again starts without it
-        info.section = reply.section  # in the default list, too
-        if reply.notify is not None:  # joining again starts from the default
-            info.notify = reply.notify
-        topic = f" - {clean(info.topic)}" if info.topic else ""
-        archived = " (archived: read-only)" if info.archived else ""
-        client.screen.notice(f"joined [{client.label(name)}]{topic}{archived}")
-        shown = client.take(reply.messages)[-10:]
-        for message in shown:
-            client.show(message)
-        if shown:
-            client.oldest[name] = shown[0].seq
-        client.seen[name] = max(client.seen.get(name, 0), reply.last_seq)
-        client.current = name
+        _entered(client, reply)
 
     client.joining.add(room)  # its own ``joined`` event may come before the reply
     try:
         await client.ask(f"/join {clean(arg)}", Join(room=room), JoinAccepted, on_ok)
     finally:
         client.joining.discard(room)
+
+
+def _entered(client: ChatClient, reply: JoinAccepted) -> None:
+    """A room joined (``/join``, ``/join-link``): what the client keeps of it, its latest
+    messages shown, and it becomes the current room."""
+    name = reply.room
+    info = client.rooms.setdefault(name, RoomInfo())
+    info.kind = kind_of(name)
+    info.private, info.topic = reply.private, reply.topic
+    info.archived = reply.archived
+    info.favourite = reply.favourite  # joining again starts without it
+    info.section = reply.section  # in the default list, too
+    if reply.notify is not None:  # joining again starts from the default
+        info.notify = reply.notify
+    topic = f" - {clean(info.topic)}" if info.topic else ""
+    archived = " (archived: read-only)" if info.archived else ""
+    client.screen.notice(f"joined [{client.label(name)}]{topic}{archived}")
+    shown = client.take(reply.messages)[-10:]
+    for message in shown:
+        client.show(message)
+    if shown:
+        client.oldest[name] = shown[0].seq
+    client.seen[name] = max(client.seen.get(name, 0), reply.last_seq)
+    client.current = name
+
+
+#: A join link's token in what was typed: the token alone, or a link with ``#join=``.
+_JOIN_TOKEN = re.compile(r"(?:.*#join=)?([A-Za-z0-9_-]{16,128})")
+
+
+async def link(client: ChatClient, arg: str) -> None:
+    """``/link [USES] [DAYS]``: a join link to the current room (1 use and 7 days unless
+    said), to give to whoever should come in; its token is shown this once."""
+    room = _need_room(client, "/link")
+    words = arg.split()
+    if room is None:
+        return
+    if len(words) > 2 or not all(w.isdigit() for w in words):
+        client.screen.problem("usage: /link [USES] [DAYS] (e.g. /link 5 1: five people, "
+                              "one day)")
+        return
+    uses = int(words[0]) if words else None
+    seconds = int(words[1]) * 86400 if len(words) > 1 else None
+
+    async def on_ok(reply: Answer) -> None:
+        token = str(reply.fields.get("token", ""))
+        made = reply.fields.get("link")
+        url = reply.fields.get("url") or f"{client.options.endpoint.base_url}/#join={token}"
+        client.screen.notice(f"a join link to [{client.label(room)}]: {clean(url)}")
+        if isinstance(made, dict):
+            client.screen.notice(f"  #{made.get('id')}: {made.get('max_uses')} use(s), until "
+                                 f"{day_time(int(made.get('expires_at') or 0))}; in the "
+                                 f"terminal: /join-link {clean(token)}")
+
+    await client.ask("/link", CreateRoomLink(room=room, uses=uses, expires_in=seconds),
+                     Answer, on_ok)
+
+
+async def links(client: ChatClient, arg: str) -> None:
+    """``/links [ROOM]``: the join links of the room (yours, or every one if you moderate
+    it), with how many used each and whether it still works."""
+    room = client.room_arg(arg) if arg.strip() else _need_room(client, "/links")
+    if room is None:
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        listed = reply.fields.get("links")
+        found = [x for x in (listed if isinstance(listed, list) else []) if isinstance(x, dict)]
+        if not found:
+            client.screen.notice(f"no join links to [{client.label(room)}]; /link makes one")
+            return
+        whose = "every" if reply.fields.get("all") else "your"
+        client.screen.notice(f"{whose} join link to [{client.label(room)}], newest first "
+                             "(/unlink ID revokes one):")
+        for x in found:
+            client.screen.notice(
+                f"  #{x.get('id')} by {clean(x.get('by') or '(gone)')}: {x.get('uses')}/"
+                f"{x.get('max_uses')} used, {clean(x.get('state'))}, until "
+                f"{day_time(int(x.get('expires_at') or 0))}")
+
+    await client.ask("/links", RoomLinks(room=room), Answer, on_ok)
+
+
+async def unlink(client: ChatClient, arg: str) -> None:
+    """``/unlink ID``: revoke join link #ID (yours, or any of a room you moderate)."""
+    word = arg.strip().removeprefix("#")
+    if not word.isdigit() or int(word) < 1:
+        client.screen.problem("usage: /unlink ID (the #ID /links shows)")
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        client.screen.notice(f"join link #{word} revoked: it lets nobody in any more")
+
+    await client.ask("/unlink", RevokeRoomLink(link=int(word)), Answer, on_ok)
+
+
+async def join_link(client: ChatClient, arg: str) -> None:
+    """``/join-link TOKEN`` (or the whole link): join the room a join link leads to, private
+    or not."""
+    found = _JOIN_TOKEN.fullmatch(arg.strip())
+    if found is None:
+        client.screen.problem("usage: /join-link TOKEN (or the link, …/#join=TOKEN)")
+        return
+
+    async def on_ok(reply: JoinAccepted) -> None:
+        _entered(client, reply)
+
+    await client.ask("/join-link", JoinLink(token=found.group(1)), JoinAccepted, on_ok)
 
 
 async def leave(client: ChatClient, arg: str) -> None:
@@ -1606,9 +1703,19 @@ async def remind(client: ChatClient, arg: str) -> None:
     """``/remind WHEN TEXT``: a reminder of anything (Slack's ``/remind me``): TEXT is
     written to your notes to self and saved with a reminder at WHEN (as ``/later`` reads
     it); it is reminded then as a saved message is, and ``/saved`` lists it."""
-    when, text = split_when(arg.strip())
+    rest = arg.strip()
+    whom: str | None = None
+    if rest.startswith("@"):
+        name, _, rest = rest.partition(" ")
+        whom = client.user_arg(name)
+        if whom is None:
+            return
+        rest = rest.strip()
+        if rest.startswith("to "):  # Slack's "/remind @bob to … at …" reads as well
+            rest = rest[3:]
+    when, text = split_when(rest)
     if not text.strip():
-        client.screen.problem(f"usage: /remind WHEN TEXT (WHEN: {WHEN_USAGE})")
+        client.screen.problem(f"usage: /remind [@USER] WHEN TEXT (WHEN: {WHEN_USAGE})")
         return
     local = local_now(client.server_now())
     try:
@@ -1616,8 +1723,72 @@ async def remind(client: ChatClient, arg: str) -> None:
     except ValueError as exc:
         client.screen.problem(f"/remind: {exc}")
         return
-    await client.ask("/remind", Remind(text=text, remind_at=remind_at, nonce=uuid.uuid4().hex),
-                     Answer, _nothing)
+
+    async def on_ok(reply: Answer) -> None:
+        user = reply.fields.get("user")
+        if isinstance(user, str):
+            client.screen.notice(f"{clean(user)} will be reminded "
+                                 f"{day_time(int(reply.fields.get('remind_at') or 0))}; "
+                                 "/reminders lists those you set")
+
+    await client.ask("/remind", Remind(text=text, remind_at=remind_at, nonce=uuid.uuid4().hex,
+                                       user=whom), Answer, on_ok)
+
+
+async def reminders(client: ChatClient, arg: str) -> None:
+    """``/reminders``: the reminders you set for others, newest first, each with a short
+    number for ``/unremind N``; ``/reminders off`` (or ``on``): whether others may set
+    reminders for you."""
+    word = arg.strip().lower()
+    if word in ("on", "off"):
+        async def on_set(reply: Answer) -> None:
+            client.screen.notice("others may set reminders for you" if reply.fields.get("on")
+                                 else "others cannot set reminders for you any more")
+
+        await client.ask("/reminders", AllowReminders(on=word == "on"), Answer, on_set)
+        return
+    if word:
+        client.screen.problem("usage: /reminders [on|off]")
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        listed = reply.fields.get("items")
+        items = [i for i in (listed if isinstance(listed, list) else [])
+                 if isinstance(i, dict) and isinstance(i.get("user"), str)
+                 and isinstance(i.get("msg_id"), int)]
+        client.reminder_numbers = [(str(i["user"]), int(i["msg_id"])) for i in items]
+        if not items:
+            client.screen.notice("you set no reminders for others; /remind @USER WHEN TEXT "
+                                 "sets one")
+            return
+        client.screen.notice("reminders you set for others, the newest first:")
+        now = client.server_now()
+        for number, item in enumerate(items, 1):
+            message = item.get("message")
+            text = message.get("text") if isinstance(message, dict) else ""
+            remind_at = item.get("remind_at")
+            when = reminder_text(remind_at if isinstance(remind_at, int) else None,
+                                 item.get("reminded") is True, now)
+            client.screen.notice(f"  {number}. for {clean(item['user'])}: {clean(text)}"
+                                 + (f" ({when})" if when else ""))
+
+    await client.ask("/reminders", RemindersSet(), Answer, on_ok)
+
+
+async def unremind(client: ChatClient, arg: str) -> None:
+    """``/unremind N``: cancel reminder N of ``/reminders`` (one you set for someone else),
+    until it fires."""
+    word = arg.strip()
+    numbers = client.reminder_numbers
+    if not word.isdigit() or not 1 <= int(word) <= len(numbers):
+        client.screen.problem("usage: /unremind N (a number /reminders shows)")
+        return
+    user, msg_id = numbers[int(word) - 1]
+
+    async def on_ok(reply: Answer) -> None:
+        client.screen.notice(f"the reminder for {clean(user)} is cancelled")
+
+    await client.ask("/unremind", CancelReminder(user=user, msg_id=msg_id), Answer, on_ok)
 
 
 async def _nothing(reply: Answer) -> None:
@@ -2373,8 +2544,14 @@ COMMANDS: dict[str, Command] = {
     "saved": Command(saved, "/saved [more]", "your saved messages, the latest saved first"),
     "later": Command(later, "/later WHEN TEXT",
                      "send TEXT here later (in 2h, tomorrow, 9:00); /later alone lists"),
-    "remind": Command(remind, "/remind WHEN TEXT",
-                      "note TEXT to yourself and be reminded of it then (in 2h, 9:00)"),
+    "remind": Command(remind, "/remind [@USER] WHEN TEXT",
+                      "note TEXT to yourself and be reminded of it then (in 2h, 9:00); "
+                      "with @USER, remind them (someone you share a room with)"),
+    "reminders": Command(reminders, "/reminders [on|off]",
+                         "the reminders you set for others; on|off: whether others may "
+                         "set reminders for you"),
+    "unremind": Command(unremind, "/unremind N",
+                        "cancel reminder [N] of /reminders, until it fires"),
     "scheduled": Command(scheduled, "/scheduled", "your scheduled messages, the soonest first"),
     "unschedule": Command(unschedule, "/unschedule N", "cancel scheduled message [N]"),
     "sendnow": Command(sendnow, "/sendnow N", "send scheduled message [N] now"),
@@ -2385,6 +2562,13 @@ COMMANDS: dict[str, Command] = {
     "add": Command(add, "/add USER", "add a contact"),
     "remove": Command(remove, "/remove USER", "remove a contact"),
     "invite": Command(invite, "/invite USER", "invite into the current room"),
+    "link": Command(link, "/link [USES] [DAYS]",
+                    "a join link to the current room, for whoever you give it to"),
+    "links": Command(links, "/links [ROOM]", "the room's join links: yours, or every one "
+                     "if you moderate it"),
+    "unlink": Command(unlink, "/unlink ID", "revoke join link #ID"),
+    "join-link": Command(join_link, "/join-link TOKEN",
+                         "join the room of a join link (the token, or the whole link)"),
     "kick": Command(kick, "/kick USER [REASON]", "remove from the current room (moderators)"),
     "ban": Command(ban, "/ban USER [7d] [--delete 24h] [REASON]",
                    "remove and keep out, for a while or for good (moderators)"),

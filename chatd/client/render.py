@@ -902,6 +902,17 @@ def audit_text(entry: Mapping[str, Any], me: str) -> str:
         what = f"deleted {count if isinstance(count, int) else 'the'} messages of {target}"
     elif action in ("archive", "unarchive"):
         what = f"{action}d the room"
+    elif action in ("create_room_link", "revoke_room_link", "join_link"):
+        link = details.get("link")
+        number = f" #{link}" if isinstance(link, int) else ""
+        if action == "join_link":
+            whose = f"{target}'s " if entry.get("target") is not None else ""
+            what = f"joined with {whose}join link{number}"
+        elif action == "create_room_link":
+            what = f"made join link{number}"
+        else:
+            what = f"revoked join link{number}" + (
+                f" of {target}" if entry.get("target") not in (None, entry.get("actor")) else "")
     else:  # an action this client does not know yet: as it is called
         what = clean(action).replace("_", " ")
         if entry.get("target") is not None:

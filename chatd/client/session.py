@@ -336,6 +336,9 @@ class ChatClient:
         self.next_saved: int | None = None  # the ts of the last item of /saved, for more
         #: The item ids of the last /scheduled, by their short numbers (1 first).
         self.scheduled_numbers: list[int] = []
+        #: The reminders set for others the last ``/reminders`` listed, by their number
+        #: (from 1): whom each is for and its note's msg_id.
+        self.reminder_numbers: list[tuple[str, int]] = []
         self.next_threads: str | None = None  # the cursor of /threads more
         #: The user's own sidebar sections in their order (section objects), as the last
         #: welcome and the ``sections`` events since said.
@@ -1704,6 +1707,10 @@ class ChatClient:
             self.screen.notice(f"removed {where} from your saved messages")
             return
         reminder = reminder_text(event.remind_at, False, self.server_now())
+        if event.set_by is not None:
+            self.screen.notice(f"{clean(event.set_by)} set a reminder for you: {where}"
+                               + (f" ({reminder})" if reminder else ""))
+            return
         self.screen.notice(f"saved {where}" + (f" ({reminder})" if reminder else ""))
 
     async def _on_thread_state(self, event: ThreadStateChanged) -> None:

@@ -52,7 +52,19 @@ from chatd.auth import MAX_PASSWORD_LENGTH
 from chatd.config import Config
 from chatd.files import MAX_NAME_CHARS
 from chatd.http.links import MAX_LINKS
-from chatd.protocol import GROUP_MAX, NOTIFY_LEVELS, ROLES, codes
+from chatd.protocol import (
+    GROUP_MAX,
+    LINK_DEFAULT_SECONDS,
+    LINK_MAX_SECONDS,
+    LINK_MAX_USES,
+    LINK_MIN_SECONDS,
+    LINKS_PAGE,
+    LINKS_PAGE_MAX,
+    MAX_LINK_TOKEN_CHARS,
+    NOTIFY_LEVELS,
+    ROLES,
+    codes,
+)
 from chatd.protocol.events import (
     AUDIT_PAGE_MAX,
     MAX_BAN_SECONDS,
@@ -538,7 +550,8 @@ class _Builder:
                         "set_role", "ban", "unban", "kick", "delete", "purge", "set_topic",
                         "archive", "unarchive", "delete_room",
                         "deactivate", "reactivate", "set_password", "admin",
-                        "create_invitation", "revoke_invitation", "export"]},
+                        "create_invitation", "revoke_invitation", "export",
+                        "create_room_link", "revoke_room_link", "join_link"]},
                     "target": {"type": ["string", "null"]},
                     "room": {"type": ["string", "null"]},
                     "reason": {"type": "string"},
@@ -671,7 +684,11 @@ class _Builder:
                                "When the user is reminded (ms); null: never."},
                  "reminded": {"type": "boolean", "description":
                               "The reminder was sent (the item is overdue)."},
-                 "message": _ref("Message")},
+                 "message": _ref("Message"),
+                 "set_by": {"type": "string", "description": "Who set the reminder, when "
+                            "another user did (`remind` with `user`); absent: the user."},
+                 "user": {"type": "string", "description": "Whom the reminder is for: only "
+                          "in the setter's list (`GET /api/me/reminders`)."}},
                 required=["room", "msg_id", "ts", "remind_at", "reminded"],
                 description="A message the user saved (`message`: as it is now, a "
                             "tombstone once deleted; in lists only).",
@@ -846,6 +863,26 @@ class _Builder:
                            "expires_at": 1767830400000, "max_uses": 5, "uses": 1,
                            "revoked_at": None, "state": "valid", "rooms": ["general"],
                            "used_by": ["bob"]}],
+            ),
+            "RoomLink": self.sent(
+                {
+                    "id": {"type": "integer", "minimum": 1},
+                    "room": {"type": "string"},
+                    "by": {"type": ["string", "null"], "description": "Its maker, as "
+                           "registered; null: the account is gone."},
+                    "created_at": ms,
+                    "expires_at": ms,
+                    "max_uses": {"type": "integer", "minimum": 1, "maximum": LINK_MAX_USES},
+                    "uses": {"type": "integer", "minimum": 0, "maximum": LINK_MAX_USES},
+                    "revoked_at": {**nullable_ms, "description": "Null unless revoked."},
+                    "state": {"enum": ["valid", "expired", "used_up", "revoked"],
+                              "description": "Whether it works now, else why not."},
+                },
+                description="A join link to one room as its maker and the room's moderators "
+                            "see it: never its token.",
+                examples=[{"id": 3, "room": "staff", "by": "ann",
+                           "created_at": 1767225600000, "expires_at": 1767830400000,
+                           "max_uses": 5, "uses": 1, "revoked_at": None, "state": "valid"}],
             ),
             "BotToken": self.sent(
                 {
@@ -1199,6 +1236,10 @@ class _Builder:
         }
         room_object = _ref("Room")
         record_id = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
+        seq: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}
+        link_token: Schema = {"type": "string", "maxLength": MAX_LINK_TOKEN_CHARS,
+                              "description": "The link's token (one of no token's shape is "
+                                             "`invitation_invalid`)."}
         bot_param = path_param("name", _ref("UserName"), "The bot.", "buildbot")
         string_list: Schema = {"type": "array", "items": {"type": "string"}}
         registration = self.sent({
@@ -1457,6 +1498,74 @@ class _Builder:
                     "message": {"type": "string", "description": "When not valid: in words."},
                 }, ["registration", "server", "valid"])),
                 errors=(400, 429),
+            )},
+            "/api/room-links/look": {"post": self.op(
+                "Look at a room link",
+                "As the protocol's `room_link`: what a join screen shows of a join link to "
+                "one room, to a signed-in user holding its token (in the body: a token "
+                "never travels in the request line). `valid` and then the room's name, "
+                "topic, privacy and size, who made the link and whether the user is a "
+                "member already; else the `code` and `message` a join would be refused "
+                "with (the room unnamed). Looks and joins: 30 at once, then one every 10 "
+                "seconds per user.",
+                tag="rooms", op_id="lookAtRoomLink",
+                body=_json(self.body({"token": link_token}, ["token"]),
+                           {"token": "k3J9dWq2x7Yb0Zr5Tn8Lp1Vc4Hs6Mg2A"}),
+                ok=ok(200, "What the link gives.", self.sent({
+                    "valid": {"type": "boolean"},
+                    "room": {"type": "string", "description": "When valid."},
+                    "topic": {"type": "string", "description": "When valid."},
+                    "private": {"type": "boolean", "description": "When valid."},
+                    "members": {"type": "integer", "minimum": 0,
+                                "description": "When valid: how many members it has."},
+                    "member": {"type": "boolean",
+                               "description": "When valid: the user is a member already."},
+                    "by": {"type": ["string", "null"],
+                           "description": "When valid: the link's maker."},
+                    "expires_at": {"type": "integer", "minimum": 0,
+                                   "description": "When valid: ms since the epoch."},
+                    "code": {"type": "string", "description": "When not valid: why "
+                             "(`invitation_invalid`, `invitation_expired`, "
+                             "`invitation_used_up`, `invitation_revoked`, `forbidden`: "
+                             "banned, `archived`, `not_found`: the room is gone)."},
+                    "message": {"type": "string", "description": "When not valid: in words."},
+                }, ["valid"])),
+                errors=(400, 429),
+            )},
+            "/api/room-links/join": {"post": self.op(
+                "Join a room with a link",
+                "As the protocol's `join_link`: the user becomes a member of the link's room, "
+                "private or not, taking one of its uses (a member already enters, taking "
+                "none), answered as `join` is; the members are told `joined` with `by` the "
+                "link's maker, and the room's audit log has a `join_link` entry. 403 "
+                "`invitation_invalid`, `invitation_expired`, `invitation_used_up`, "
+                "`invitation_revoked`, `forbidden` (banned); 409 `archived`.",
+                tag="rooms", op_id="joinLink",
+                body=_json(self.body({"token": link_token}, ["token"]),
+                           {"token": "k3J9dWq2x7Yb0Zr5Tn8Lp1Vc4Hs6Mg2A"}),
+                ok=ok(200, "A member now.", self.sent({
+                    "room": {"type": "string"},
+                    "last_seq": seq,
+                    "private": {"type": "boolean"},
+                    "topic": {"type": "string"},
+                    "archived": {"type": "boolean"},
+                    "favourite": {"type": "boolean"},
+                    "section": {"type": ["integer", "null"]},
+                    "messages": {"type": "array", "items": _ref("Entry")},
+                    "more": {"type": "boolean"},
+                    "notify": {"type": "string"},
+                    "role": {"type": "string"},
+                }, ["room", "last_seq", "private", "topic", "messages", "more"])),
+                errors=(400, 403, 404, 409, 429),
+            )},
+            "/api/room-links/{id}": {"delete": self.op(
+                "Revoke a room link",
+                "As the protocol's `revoke_room_link`: it works no more (twice is no error); "
+                "by its maker or one who moderates its room. The members it made stay.",
+                tag="rooms", op_id="revokeRoomLink",
+                parameters=[path_param("id", record_id, "The link's id.", 1)],
+                ok=ok(200, "Revoked.", self.sent({"link": _ref("RoomLink")})),
+                errors=(400, 404),
             )},
             "/api/login": {"post": self.op(
                 "Log in",
@@ -2025,31 +2134,92 @@ class _Builder:
                     errors=(400, 404, 429),
                 ),
             },
-            "/api/me/reminders": {"post": self.op(
-                "Set a reminder",
-                "As the protocol's `remind`: `text` is written to the user's notes to self "
-                "(the conversation `@name:name`) as a message and saved with a reminder at "
-                "`remind_at` (ms since the epoch, ahead of the server's clock and at most a "
-                "year ahead); at that time the user is reminded as of any saved message. "
-                "`nonce` as a send's: the same request again stores one note and one "
-                "reminder (`unchanged`). At most `limits.saved_per_user` "
-                f"({limits.saved_per_user}) saved messages (409 `too_many_saved`: the note "
-                "is written, not saved).",
-                tag="accounts", op_id="remind",
-                body=_json(self.body({
-                    "text": {"type": "string"},
-                    "remind_at": {"type": "integer", "minimum": 0},
-                    "nonce": {"type": "string"},
-                }, ["text", "remind_at", "nonce"]), {"text": "call the bank",
-                                                     "remind_at": 1732780800000,
-                                                     "nonce": "r-1"}),
-                ok=ok(201, "Written and saved.", self.sent({
-                    "room": {"type": "string"}, "seq": {"type": "integer"},
-                    "msg_id": {"type": "integer"}, "ts": {"type": "integer"},
-                    "remind_at": {"type": "integer"}, "unchanged": {"type": "boolean"},
-                }, ["room", "seq", "msg_id", "ts", "remind_at"])),
-                errors=(409, 429),
+            "/api/me/reminders": {
+                "get": self.op(
+                    "List the reminders set for others",
+                    "As the protocol's `reminders_set`: a page of the reminders the user set "
+                    "for other users, newest first, each a saved item of theirs with `user` "
+                    "(whom it is for) and `reminded`; one they removed is gone. The next "
+                    "page: `before` the last `msg_id`.",
+                    tag="accounts", op_id="remindersSet",
+                    parameters=[
+                        query("limit", {"type": "integer", "minimum": 1},
+                              f"At most this many (default {SAVED_PAGE}, at most "
+                              f"{SAVED_PAGE_MAX})."),
+                        query("before", {"type": "integer", "minimum": 1, "maximum": MAX_SEQ},
+                              "Only reminders of messages with a lower id."),
+                    ],
+                    ok=ok(200, "A page of them.", self.sent({
+                        "items": {"type": "array", "items": _ref("SavedItem")},
+                        "more": {"type": "boolean"},
+                    })),
+                    errors=(400,),
+                ),
+                "post": self.op(
+                    "Set a reminder",
+                    "As the protocol's `remind`: `text` is written to the user's notes to "
+                    "self (the conversation `@name:name`) as a message and saved with a "
+                    "reminder at `remind_at` (ms since the epoch, ahead of the server's "
+                    "clock and at most a year ahead); at that time the user is reminded as "
+                    "of any saved message. With `user` (another user, who shares a room or "
+                    "a conversation with the user and takes reminders from others) the text "
+                    "is a message to them, saved for them with the reminder (403 "
+                    "`forbidden` otherwise). `nonce` as a send's: the same request again "
+                    "stores one note and one reminder (`unchanged`). At most "
+                    f"`limits.saved_per_user` ({limits.saved_per_user}) saved messages (409 "
+                    "`too_many_saved`: the note is written, not saved).",
+                    tag="accounts", op_id="remind",
+                    body=_json(self.body({
+                        "text": {"type": "string"},
+                        "remind_at": {"type": "integer", "minimum": 0},
+                        "nonce": {"type": "string"},
+                        "user": {"type": "string", "description": "Whom to remind "
+                                 "(default: the user)."},
+                    }, ["text", "remind_at", "nonce"]), {"text": "call the bank",
+                                                         "remind_at": 1732780800000,
+                                                         "nonce": "r-1"}),
+                    ok=ok(201, "Written and saved.", self.sent({
+                        "room": {"type": "string"}, "seq": {"type": "integer"},
+                        "msg_id": {"type": "integer"}, "ts": {"type": "integer"},
+                        "remind_at": {"type": "integer"}, "unchanged": {"type": "boolean"},
+                        "user": {"type": "string", "description": "Whom it reminds, when "
+                                 "another user."},
+                    }, ["room", "seq", "msg_id", "ts", "remind_at"])),
+                    errors=(400, 403, 404, 409, 429),
+                ),
+            },
+            "/api/me/reminders/{user}/{msg_id}": {"delete": self.op(
+                "Cancel a reminder set for someone else",
+                "As the protocol's `cancel_reminder`: until it fires, the reminder the user "
+                "set for `user` of message `msg_id` leaves that user's saved messages (their "
+                "note stays in the conversation). 404 when it fired, was removed or is not "
+                "the user's.",
+                tag="accounts", op_id="cancelReminder",
+                parameters=[path_param("user", _ref("UserName"), "Whom it was for.", "bob"),
+                            path_param("msg_id", record_id, "The note's message id.", 1043)],
+                ok=ok(200, "Cancelled.", self.sent({
+                    "user": {"type": "string"}, "room": {"type": "string"},
+                    "msg_id": {"type": "integer"}})),
+                errors=(400, 404, 429),
             )},
+            "/api/me/allow-reminders": {
+                "get": self.op(
+                    "Whether others may set reminders for the user",
+                    "As the protocol's `allow_reminders` without `on`.",
+                    tag="accounts", op_id="remindersAllowed",
+                    ok=ok(200, "The setting.", self.sent({"on": {"type": "boolean"}})),
+                    errors=(429,),
+                ),
+                "put": self.op(
+                    "Let others set reminders for the user, or not",
+                    "As the protocol's `allow_reminders`: `on` false refuses every reminder "
+                    "others would set for the user from then on (those set stay).",
+                    tag="accounts", op_id="allowReminders",
+                    body=_json(self.body({"on": {"type": "boolean"}}, ["on"]), {"on": False}),
+                    ok=ok(200, "The setting.", self.sent({"on": {"type": "boolean"}})),
+                    errors=(400, 429),
+                ),
+            },
             "/api/me/scheduled": {
                 "get": self.op(
                     "List scheduled messages",
@@ -2845,6 +3015,59 @@ class _Builder:
                 ok=ok(200, "Lifted.", moderated()),
                 errors=(400, 403, 404, 429),
             )},
+            "/api/rooms/{room}/links": {
+                "get": self.op(
+                    "List a room's join links",
+                    "As the protocol's `room_links`: a page of the room's links, newest first "
+                    "(never a token): every one for those who moderate the room (`all` "
+                    "true), else the user's own. The next page: `before` the last `id`.",
+                    tag="rooms", op_id="roomLinks",
+                    parameters=[
+                        room_param,
+                        query("limit", {"type": "integer", "minimum": 1,
+                                        "maximum": LINKS_PAGE_MAX},
+                              f"At most this many (default {LINKS_PAGE})."),
+                        query("before", {"type": "integer", "minimum": 1, "maximum": MAX_SEQ},
+                              "Only links with a lower id."),
+                    ],
+                    ok=ok(200, "A page of links.", self.sent({
+                        "room": {"type": "string"},
+                        "links": {"type": "array", "items": _ref("RoomLink")},
+                        "more": {"type": "boolean"},
+                        "all": {"type": "boolean", "description": "Everyone's links, not "
+                                "only the user's."}})),
+                    errors=(400, 404),
+                ),
+                "post": self.op(
+                    "Make a join link to a room",
+                    "As the protocol's `create_room_link`: a link that makes whoever holds it "
+                    "(and has an account) a member of the room, private or not, for `uses` "
+                    f"joins (1-{LINK_MAX_USES}, default 1) until `expires_in` seconds from "
+                    f"now ({LINK_MIN_SECONDS}-{LINK_MAX_SECONDS}, default "
+                    f"{LINK_DEFAULT_SECONDS}: 7 days). Whoever may invite into the room may "
+                    "make one (its members). The token is shown this once (the server keeps "
+                    "its hash), with the link to give (`server.public_url`, else the "
+                    "request's Host; then `/#join=` and the token). 20 at once, then 20 an "
+                    "hour.",
+                    tag="rooms", op_id="createRoomLink",
+                    parameters=[room_param],
+                    body=_json(self.body({
+                        "uses": {"type": "integer", "minimum": 1, "maximum": LINK_MAX_USES,
+                                 "default": 1},
+                        "expires_in": {"type": "integer", "minimum": LINK_MIN_SECONDS,
+                                       "maximum": LINK_MAX_SECONDS,
+                                       "default": LINK_DEFAULT_SECONDS,
+                                       "description": "Seconds from now."},
+                    }, []), {"uses": 5, "expires_in": 86400}),
+                    body_required=False,
+                    ok=ok(201, "Made.", self.sent({
+                        "link": _ref("RoomLink"),
+                        "token": {"type": "string", "pattern": "^[A-Za-z0-9_-]{32}$",
+                                  "description": "Shown this once."},
+                        "url": {"type": "string", "description": "The link to give."}})),
+                    errors=(400, 403, 404, 409, 429),
+                ),
+            },
             "/api/rooms/{room}/audit": {"get": self.op(
                 "Read a room's audit log",
                 "As the protocol's `audit`: the room's moderation, newest first, for "

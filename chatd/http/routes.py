@@ -35,6 +35,7 @@ from chatd.actions import (
     hooks,
     invitations,
     push,
+    room_links,
 )
 from chatd.actions import email as mail
 from chatd.actions.session import now_ms
@@ -63,6 +64,7 @@ from chatd.http.openapi import OPENAPI_PATH, served_document
 from chatd.http.static import serve_static
 from chatd.http.uploads import download, upload, upload_limit
 from chatd.protocol import (
+    CreateRoomLink,
     InvalidName,
     RequestError,
     Sent,
@@ -287,6 +289,19 @@ def _save_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
             "msg_id": int(params["msg_id"]), "on": True}
 
 
+def _on_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``{"on": bool}``, required: a ``PUT`` without it is no request to read the setting."""
+    body = json_body(request)
+    if not isinstance(body.get("on"), bool):
+        raise ChatError(codes.BAD_REQUEST, "'on' must be true or false")
+    return {"on": body["on"]}
+
+
+def _reminders_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``?before=&limit=`` of ``GET /api/me/reminders`` (the reminders set for others)."""
+    return _ints(request, "limit", "before")
+
+
 def _unsave_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
     return {"room": params["room"], "msg_id": int(params["msg_id"]), "on": False}
 
@@ -490,6 +505,38 @@ async def _look_at_invitation(request: Request, app: App, params: dict[str, str]
     """``GET /api/join/{token}``: public, limited per address."""
     return json_reply(200, await _counting("invitation", invitations.look(
         app, params["token"], address=request.address), app))
+
+
+# -- room links ------------------------------------------------------------------------------
+
+
+async def _create_room_link(request: Request, app: App, params: dict[str, str]) -> Reply:
+    """``POST /api/rooms/{room}/links``: the socket's ``create_room_link``, with the link's
+    url on the address people open the page at (:func:`_base_url`) even when the server has
+    no ``server.public_url``."""
+    user, _ = await authenticate(request, app)
+    body = json_body(request) if request.body else {}
+    parsed = parse_request({**body, "room": params["room"], "op": "create_room_link",
+                            "id": None}, app.protocol_limits)
+    if isinstance(parsed, RequestError):
+        raise ChatError(parsed.code, parsed.message)
+    assert isinstance(parsed, CreateRoomLink)
+    app.take_counted(room_links.LINKS, user.name, "create_room_link")
+    answer = await room_links.create_room_link(app, Stateless(user), parsed)
+    fields = dict(answer.fields)
+    fields["url"] = room_links.join_url(_base_url(request, app), str(fields["token"]))
+    return json_reply(201, fields)
+
+
+def _link_path(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    return {"link": int(params["id"])}
+
+
+def _token_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``{"token"}``: a link's token travels in the body, never in the request line (which
+    proxies and servers log)."""
+    body = json_body(request)
+    return {"token": body.get("token")}
 
 
 async def _login(request: Request, app: App, params: dict[str, str]) -> Reply:
@@ -850,6 +897,11 @@ ROUTES: list[Route] = [
     _route(r"/api/invitations", {"GET": _invitations, "POST": _create_invitation}),
     _route(r"/api/invitations/(?P<id>[0-9]{1,18})", {"DELETE": _revoke_invitation}),
     _route(r"/api/join/(?P<token>[^/]+)", {"GET": _look_at_invitation}),
+    _route(r"/api/room-links/look", {"POST": operation("room_link", _token_body)}),
+    _route(r"/api/room-links/join", {"POST": operation("join_link", _token_body)}),
+    _route(r"/api/room-links/(?P<id>[0-9]{1,18})", {
+        "DELETE": operation("revoke_room_link", _link_path),
+    }),
     _route(r"/api/login", {"POST": _login}),
     _route(r"/api/logout", {"POST": _logout}),
     _route(r"/api/me", {"GET": _me}),
@@ -874,7 +926,13 @@ ROUTES: list[Route] = [
     _route(r"/api/me/saved/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})", {
         "PUT": operation("save", _save_body, shape=_saved_item), "DELETE": _unsave,
     }),
-    _route(r"/api/me/reminders", {"POST": operation("remind", _body, status=201)}),
+    _route(r"/api/me/reminders", {"GET": operation("reminders_set", _reminders_fields),
+                                  "POST": operation("remind", _body, status=201)}),
+    _route(r"/api/me/reminders/(?P<user>[^/]+)/(?P<msg_id>[0-9]{1,18})", {
+        "DELETE": operation("cancel_reminder", _room_path),
+    }),
+    _route(r"/api/me/allow-reminders", {"GET": operation("allow_reminders"),
+                                        "PUT": operation("allow_reminders", _on_body)}),
     _route(r"/api/me/scheduled", {
         "GET": operation("scheduled_items"),
         "POST": operation("schedule", _schedule_body, status=201),
@@ -916,6 +974,9 @@ ROUTES: list[Route] = [
     _route(r"/api/rooms", {
         "GET": operation("rooms", _rooms_fields),
         "POST": operation("create_room", _body, status=201),
+    }),
+    _route(r"/api/rooms/(?P<room>[^/]+)/links", {
+        "GET": operation("room_links", _page_fields), "POST": _create_room_link,
     }),
     _route(r"/api/rooms/(?P<room>[^/]+)/messages", {
         "GET": operation("history", _history_fields),

@@ -18,8 +18,8 @@ tables ``_SEND`` and ``_RECEIVE`` below.
 Replies. The shape of an ``ok`` depends on the request it answers, so the connection keeps the
 type of every request it sent, by ``id``, until its reply arrives, and parses the reply with the
 parser of that request (``_REPLIES``): ``send``, ``dm`` and ``forward`` give
-:class:`~chatd.protocol.Sent`, ``history`` a :class:`~chatd.protocol.HistoryPage`, ``join`` a
-:class:`~chatd.protocol.JoinAccepted`, ``leave``, ``ping`` and ``typing`` an
+:class:`~chatd.protocol.Sent`, ``history`` a :class:`~chatd.protocol.HistoryPage`, ``join``
+and ``join_link`` a :class:`~chatd.protocol.JoinAccepted`, ``leave``, ``ping`` and ``typing`` an
 :class:`~chatd.protocol.Ok`, and the others an :class:`~chatd.protocol.Answer` carrying the
 reply's fields. Every request the connection sends has an id (it numbers those that come
 without one), so every reply can be matched. The parsing itself is :func:`parse_event`, which
@@ -63,6 +63,7 @@ from chatd.protocol.events import (
     HistoryPage,
     Join,
     JoinAccepted,
+    JoinLink,
     KeywordsChanged,
     Leave,
     MemberBanned,
@@ -567,6 +568,7 @@ _REPLIES: Final[dict[type[Request], _ReplyParser]] = {
     Forward: _sent,
     History: _history_page,
     Join: _join_accepted,
+    JoinLink: _join_accepted,
     Leave: _ok,
     Ping: _ok,
     Typing: _ok,
@@ -606,7 +608,8 @@ _EVENTS: Final[dict[str, Callable[[Mapping[str, Any]], ServerEvent]]] = {
     "saved": lambda obj: SavedChanged(room=_str(obj, "room"), msg_id=_int(obj, "msg_id"),
                                       on=_bool(obj, "on", True),
                                       remind_at=_optional_int(obj, "remind_at"),
-                                      ts=_int(obj, "ts", minimum=None)),
+                                      ts=_int(obj, "ts", minimum=None),
+                                      set_by=_optional_str(obj, "set_by")),
     "thread_state": lambda obj: ThreadStateChanged(
         room=_str(obj, "room"), msg_id=_int(obj, "msg_id"),
         following=_bool(obj, "following", False), read_seq=_int(obj, "read_seq", minimum=0)),

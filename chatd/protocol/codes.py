@@ -128,11 +128,12 @@ _TABLE: Final[dict[str, Code]] = {
                               socket=False),
     INVITATION_REQUIRED: Code("registering takes an invitation (auth.registration "
                               "\"invite\")", 403, socket=False),
-    INVITATION_INVALID: Code("no invitation has this token", 403, socket=False),
-    INVITATION_EXPIRED: Code("the invitation has expired", 403, socket=False),
-    INVITATION_USED_UP: Code("the invitation has been used as many times as it allows", 403,
-                             socket=False),
-    INVITATION_REVOKED: Code("the invitation was revoked", 403, socket=False),
+    # Said by join_link on the socket too: a room link is an invitation to one room.
+    INVITATION_INVALID: Code("no invitation (or room link) has this token", 403),
+    INVITATION_EXPIRED: Code("the invitation (or room link) has expired", 403),
+    INVITATION_USED_UP: Code("the invitation (or room link) has been used as many times as it "
+                             "allows", 403),
+    INVITATION_REVOKED: Code("the invitation (or room link) was revoked", 403),
     EMAIL_TAKEN: Code("another account has confirmed this email address", 409, socket=False),
     EMAIL_DISABLED: Code("the server sends no email (no [email] smtp_host)", 409,
                          socket=False),

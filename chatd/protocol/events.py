@@ -37,6 +37,13 @@ from chatd.protocol.user_groups import (
 
 __all__ = [
     "EVENTS",
+    "LINKS_PAGE",
+    "LINKS_PAGE_MAX",
+    "LINK_DEFAULT_SECONDS",
+    "LINK_MAX_SECONDS",
+    "LINK_MAX_USES",
+    "LINK_MIN_SECONDS",
+    "MAX_LINK_TOKEN_CHARS",
     "MAX_PROFILES",
     "MAX_READ_ALL_ROOMS",
     "MAX_REMIND_SECONDS",
@@ -52,16 +59,19 @@ __all__ = [
     "THREADS_PAGE_MAX",
     "WELCOME_PAGE",
     "AddContact",
+    "AllowReminders",
     "Answer",
     "Archive",
     "Audit",
     "Ban",
     "Bans",
+    "CancelReminder",
     "CancelScheduled",
     "Change",
     "ClosePoll",
     "Contacts",
     "CreateRoom",
+    "CreateRoomLink",
     "CreateSection",
     "CreateUserGroup",
     "CustomEmojiChanged",
@@ -91,11 +101,13 @@ __all__ = [
     "Invite",
     "Join",
     "JoinAccepted",
+    "JoinLink",
     "Keywords",
     "KeywordsChanged",
     "Kick",
     "Leave",
     "Limits",
+    "LookAtRoomLink",
     "MemberBanned",
     "MemberJoined",
     "MemberKicked",
@@ -129,14 +141,17 @@ __all__ = [
     "Receipts",
     "Remind",
     "Reminded",
+    "RemindersSet",
     "RemoveContact",
     "RemovePreview",
     "Request",
     "RequestError",
     "RequestId",
+    "RevokeRoomLink",
     "RoleChanged",
     "RoomArchived",
     "RoomDeleted",
+    "RoomLinks",
     "Rooms",
     "Save",
     "SavedChanged",
@@ -187,6 +202,16 @@ RequestId = int | str | None
 MAX_ID_CHARS: Final = 64
 MAX_NONCE_CHARS: Final = 64
 MAX_TOKEN_CHARS: Final = 4096
+#: Join links to a room (``create_room_link``): the most joins one may allow, how long one
+#: works by default (7 days), at most (30 days) and at least (a minute), in seconds; a page
+#: of ``room_links`` by default and at most; the longest token a request may carry.
+LINK_MAX_USES: Final = 1000
+LINK_DEFAULT_SECONDS: Final = 7 * 86400
+LINK_MAX_SECONDS: Final = 30 * 86400
+LINK_MIN_SECONDS: Final = 60
+LINKS_PAGE: Final = 50
+LINKS_PAGE_MAX: Final = 200
+MAX_LINK_TOKEN_CHARS: Final = 128
 MAX_RESUME_ROOMS: Final = 1000
 #: The most rooms one ``read_all`` names (without ``rooms`` it marks every room, however many).
 MAX_READ_ALL_ROOMS: Final = 1000
@@ -478,6 +503,54 @@ class Invite(Request):
     OP: ClassVar[str] = "invite"
     room: str
     user: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CreateRoomLink(Request):
+    """A join link to ``room`` (a member makes it, as they may ``invite``): it works for
+    ``uses`` joins (default 1) until ``expires_in`` seconds from now (default
+    :data:`LINK_DEFAULT_SECONDS`), unless revoked. The reply holds its token, once."""
+
+    OP: ClassVar[str] = "create_room_link"
+    room: str
+    uses: int | None = None
+    expires_in: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RoomLinks(Request):
+    """A page of ``room``'s join links, newest first: every one for those who moderate the
+    room, else the user's own; those older than link ``before``, at most ``limit``."""
+
+    OP: ClassVar[str] = "room_links"
+    room: str
+    before: int | None = None
+    limit: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RevokeRoomLink(Request):
+    """Revoke join link ``link`` (its maker, or one who moderates its room)."""
+
+    OP: ClassVar[str] = "revoke_room_link"
+    link: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class LookAtRoomLink(Request):
+    """What a join link of ``token`` leads to, before joining with it: its room's name,
+    topic and size, or why it does not work."""
+
+    OP: ClassVar[str] = "room_link"
+    token: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class JoinLink(Request):
+    """Join the room of the join link of ``token``, private or not; answered as ``join``."""
+
+    OP: ClassVar[str] = "join_link"
+    token: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -794,6 +867,37 @@ class Remind(Request):
     text: str
     remind_at: int
     nonce: str
+    #: Whom to remind (Slack's ``/remind @bob``): another user who shares a room or a
+    #: conversation with the setter; None: the setter.
+    user: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RemindersSet(Request):
+    """The reminders the user set for others, newest set first: those set before
+    ``before`` (an item's ``ts``), at most ``limit``."""
+
+    OP: ClassVar[str] = "reminders_set"
+    before: int | None = None
+    limit: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CancelReminder(Request):
+    """Cancel the reminder the user set for ``user`` of message ``msg_id``, until it fires:
+    it leaves ``user``'s saved messages."""
+
+    OP: ClassVar[str] = "cancel_reminder"
+    user: str
+    msg_id: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AllowReminders(Request):
+    """Whether others may set reminders for the user: ``on`` sets it, None only asks."""
+
+    OP: ClassVar[str] = "allow_reminders"
+    on: bool | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -1811,10 +1915,16 @@ class SavedChanged(ServerEvent):
     on: bool
     remind_at: int | None
     ts: int
+    #: Who set the reminder, when another user did (``remind`` with ``user``); else None
+    #: (left out).
+    set_by: str | None = None
 
     def wire(self) -> dict[str, Any]:
-        return {"op": self.OP, "room": self.room, "msg_id": self.msg_id, "on": self.on,
-                "remind_at": self.remind_at, "ts": self.ts}
+        obj: dict[str, Any] = {"op": self.OP, "room": self.room, "msg_id": self.msg_id,
+                               "on": self.on, "remind_at": self.remind_at, "ts": self.ts}
+        if self.set_by is not None:
+            obj["set_by"] = self.set_by
+        return obj
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -2231,7 +2341,29 @@ def _parse_remind(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Rem
     nonce = _str(obj, "nonce", max_chars=MAX_NONCE_CHARS)
     remind_at = _int(obj, "remind_at", minimum=0, maximum=MAX_SEQ, optional=False)
     assert remind_at is not None
-    return Remind(id=rid, text=text, remind_at=remind_at, nonce=nonce)
+    user = None if obj.get("user") is None else _user(obj, "user")
+    return Remind(id=rid, text=text, remind_at=remind_at, nonce=nonce, user=user)
+
+
+def _parse_reminders_set(obj: Mapping[str, Any], rid: RequestId,
+                         limits: Limits) -> RemindersSet:
+    return RemindersSet(id=rid, before=_int(obj, "before", minimum=1, maximum=MAX_SEQ),
+                        limit=_page(obj, "limit", minimum=1, most=SAVED_PAGE_MAX))
+
+
+def _parse_cancel_reminder(obj: Mapping[str, Any], rid: RequestId,
+                           limits: Limits) -> CancelReminder:
+    msg_id = _msg_id(obj)
+    assert msg_id is not None
+    return CancelReminder(id=rid, user=_user(obj, "user"), msg_id=msg_id)
+
+
+def _parse_allow_reminders(obj: Mapping[str, Any], rid: RequestId,
+                           limits: Limits) -> AllowReminders:
+    on = obj.get("on")
+    if on is not None and not isinstance(on, bool):
+        raise _Invalid("'on' must be true or false")
+    return AllowReminders(id=rid, on=on)
 
 
 def _parse_follow_thread(obj: Mapping[str, Any], rid: RequestId,
@@ -2708,6 +2840,34 @@ def _archived(obj: Mapping[str, Any]) -> bool:
     return value
 
 
+def _parse_create_room_link(obj: Mapping[str, Any], rid: RequestId,
+                            limits: Limits) -> CreateRoomLink:
+    # Given, each is a whole number (null is no number); absent, the server's default.
+    return CreateRoomLink(
+        id=rid, room=_room(obj),
+        uses=_int(obj, "uses", minimum=1, maximum=LINK_MAX_USES, optional="uses" not in obj),
+        expires_in=_int(obj, "expires_in", minimum=LINK_MIN_SECONDS, maximum=LINK_MAX_SECONDS,
+                        optional="expires_in" not in obj))
+
+
+def _parse_room_links(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> RoomLinks:
+    return RoomLinks(id=rid, room=_room(obj),
+                     before=_int(obj, "before", minimum=1, maximum=MAX_SEQ),
+                     limit=_int(obj, "limit", minimum=1, maximum=LINKS_PAGE_MAX))
+
+
+def _link_id(obj: Mapping[str, Any]) -> int:
+    value = _int(obj, "link", minimum=1, maximum=MAX_SEQ, optional=False)
+    assert value is not None
+    return value
+
+
+def _link_token(obj: Mapping[str, Any]) -> str:
+    """A join link's token as given (its shape is checked where it is used: a string of
+    no token's shape is answered as an unknown token)."""
+    return _str(obj, "token", max_chars=MAX_LINK_TOKEN_CHARS)
+
+
 def _parse_audit(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> Audit:
     return Audit(id=rid, room=_room(obj),
                  limit=_int(obj, "limit", minimum=1, maximum=AUDIT_PAGE_MAX),
@@ -2727,6 +2887,11 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "create_room": (CreateRoom, _parse_create_room),
     "invite": (Invite, _fields(Invite, room=_room, user=_member)),
     "kick": (Kick, _fields(Kick, room=_room, user=_member, reason=_reason)),
+    "create_room_link": (CreateRoomLink, _parse_create_room_link),
+    "room_links": (RoomLinks, _parse_room_links),
+    "revoke_room_link": (RevokeRoomLink, _fields(RevokeRoomLink, link=_link_id)),
+    "room_link": (LookAtRoomLink, _fields(LookAtRoomLink, token=_link_token)),
+    "join_link": (JoinLink, _fields(JoinLink, token=_link_token)),
     "who": (Who, _parse_who),
     "typing": (Typing, _fields(Typing, room=_room)),
     "idle": (SetIdle, _fields(SetIdle, idle=_idle)),
@@ -2774,6 +2939,9 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "thread": (Thread, _parse_thread),
     "save": (Save, _parse_save),
     "remind": (Remind, _parse_remind),
+    "reminders_set": (RemindersSet, _parse_reminders_set),
+    "cancel_reminder": (CancelReminder, _parse_cancel_reminder),
+    "allow_reminders": (AllowReminders, _parse_allow_reminders),
     "saved_items": (SavedItems, _parse_saved_items),
     "schedule": (Schedule, _parse_schedule),
     "scheduled_items": (ScheduledItems, _fields(ScheduledItems)),

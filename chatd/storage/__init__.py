@@ -49,6 +49,7 @@ from chatd.storage.base import (
     Invitation,
     InvitedUser,
     Joined,
+    LinkedRoom,
     ListeningNotice,
     MarkedRead,
     Member,
@@ -84,6 +85,7 @@ from chatd.storage.base import (
     RevocationNotice,
     Room,
     RoomDeletedNotice,
+    RoomLink,
     RoomWebhook,
     SavedItem,
     ScheduledItem,
@@ -107,6 +109,7 @@ from chatd.storage.base import (
     UserGroupChange,
     WebhookTargets,
     invitation_refusal,
+    room_link_refusal,
     split_mentions,
 )
 from chatd.storage.postgres import open_storage
@@ -157,6 +160,7 @@ __all__ = [
     "Invitation",
     "InvitedUser",
     "Joined",
+    "LinkedRoom",
     "ListeningNotice",
     "MarkedRead",
     "Member",
@@ -192,6 +196,7 @@ __all__ = [
     "RevocationNotice",
     "Room",
     "RoomDeletedNotice",
+    "RoomLink",
     "RoomWebhook",
     "SavedItem",
     "ScheduledItem",
@@ -216,5 +221,6 @@ __all__ = [
     "WebhookTargets",
     "invitation_refusal",
     "open_storage",
+    "room_link_refusal",
     "split_mentions",
 ]

@@ -66,6 +66,7 @@ __all__ = [
     "Invitation",
     "InvitedUser",
     "Joined",
+    "LinkedRoom",
     "ListeningNotice",
     "MarkedRead",
     "Member",
@@ -100,6 +101,7 @@ __all__ = [
     "ResetTarget",
     "Room",
     "RoomDeletedNotice",
+    "RoomLink",
     "RoomWebhook",
     "SavedItem",
     "ScheduledItem",
@@ -121,6 +123,7 @@ __all__ = [
     "UserGroupChange",
     "WebhookTargets",
     "invitation_refusal",
+    "room_link_refusal",
     "split_mentions",
 ]
 
@@ -924,6 +927,69 @@ def invitation_refusal(invitation: Invitation | None) -> ChatError:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RoomLink:
+    """A join link to one room (migration 0051), never its token: the ``room`` it enters
+    (its name), who made it (``by``, as registered, and ``creator_id``; None: an account
+    gone), when (``created_at``, ms), until when it works (``expires_at``, ms;
+    ``expired``: that moment has passed, by the database's clock), how many people it may
+    make members (``max_uses``) and made (``uses``), when it was revoked (``revoked_at``,
+    ms; None: it was not)."""
+
+    id: int
+    room: str
+    by: str | None
+    creator_id: int | None
+    created_at: int
+    expires_at: int
+    max_uses: int
+    uses: int
+    revoked_at: int | None
+    expired: bool
+
+    @property
+    def state(self) -> str:
+        """``"valid"``, else why not: ``"revoked"``, ``"used_up"`` or ``"expired"`` (in
+        that order when several hold), as :attr:`Invitation.state`."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.uses >= self.max_uses:
+            return "used_up"
+        if self.expired:
+            return "expired"
+        return "valid"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class LinkedRoom:
+    """A room link with its room as the user holding it would enter it: ``private``,
+    ``topic``, how many ``members`` it has, whether the user is one (``member``) or is
+    ``banned`` from it, whether it is ``archived``, and ``gone`` (deleted, or not a room)."""
+
+    link: RoomLink
+    private: bool
+    topic: str
+    members: int
+    member: bool
+    banned: bool
+    archived: bool
+    gone: bool
+
+
+def room_link_refusal(link: RoomLink | None) -> ChatError:
+    """The refusal of a join with a room link that is not valid (None: no link has the
+    token). The codes are the invitations' (:func:`invitation_refusal`): a room link is an
+    invitation to one room."""
+    state = "unknown" if link is None else link.state
+    code, message = {
+        "expired": (codes.INVITATION_EXPIRED, "this room link has expired"),
+        "used_up": (codes.INVITATION_USED_UP, "this room link has been used as many times "
+                                              "as it allows"),
+        "revoked": (codes.INVITATION_REVOKED, "this room link was revoked"),
+    }.get(state, (codes.INVITATION_INVALID, "this room link is not valid"))
+    return ChatError(code, message)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class InvitedUser:
     """An account made with an invitation: the ``user``, the ``rooms`` it joined (names,
     sorted) and who made the invitation (``by``; None: the command line)."""
@@ -1256,6 +1322,10 @@ class SavedItem:
     remind_at: int | None = None
     reminded: bool = False
     message: Message | None = None
+    #: Who set the reminder, when another user did (migration 0051; None: the user).
+    set_by: str | None = None
+    #: Whom it is for, in the setter's list (:meth:`Storage.reminders_set`; else None).
+    user: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -2016,6 +2086,58 @@ class Storage(Protocol):
                 expired, used up or revoked; 'conflict' when the name is taken.
         """
 
+    # -- room links (migration 0051) ----------------------------------------------------------
+
+    async def create_room_link(self, token_hash: bytes, user_id: int, room: str, *,
+                               expires_at: int, max_uses: int) -> RoomLink:
+        """Keep a join link to ``room`` found by ``token_hash`` (the SHA-256 of its token),
+        made by ``user_id``, working until ``expires_at`` (ms) for ``max_uses`` joins. Who
+        may ``invite`` into the room may make one (its members). The room's audit log
+        records it (``create_room_link``: its id, uses and expiry).
+
+        Raises:
+            ChatError: 'not_found' (no such room), 'forbidden' (not a member; a
+                conversation), 'archived'.
+        """
+
+    async def room_links(self, user_id: int, room: str, *, before: int | None = None,
+                         limit: int) -> tuple[list[RoomLink], bool]:
+        """A page of ``room``'s links, newest first (by id), ids below ``before``, at most
+        ``limit``: every one for those who moderate the room (its owner, moderators, server
+        administrators), else those ``user_id`` made; and whether they moderate it.
+
+        Raises:
+            ChatError: 'not_found' (no such room).
+        """
+
+    async def revoke_room_link(self, link_id: int, user_id: int) -> RoomLink:
+        """Revoke link ``link_id`` (twice is no error: audited once) and return it: its
+        maker may, and those who moderate its room. The room's audit log records it
+        (``revoke_room_link``, its maker the target: its id and uses).
+
+        Raises:
+            ChatError: 'not_found' (no such link, or not the user's to revoke).
+        """
+
+    async def look_at_room_link(self, token_hash: bytes, user_id: int) -> LinkedRoom | None:
+        """The link of a token (by its SHA-256), whatever its state, with its room as
+        ``user_id`` would enter it; None: no link has it."""
+
+    async def join_with_link(self, token_hash: bytes, user_id: int
+                             ) -> tuple[LinkedRoom, bool]:
+        """Make ``user_id`` a member of the room of the link of ``token_hash`` and take one
+        of its uses, atomically (two joins racing for its last use never both get it; a
+        ban committed meanwhile is seen or removes the membership); the join is in the
+        room's audit log (``join_link``, the link's maker the target). A member already
+        enters with any link of the room, taking no use. Returns the link and its room as
+        it is now, and whether the user is new to the room.
+
+        Raises:
+            ChatError: what :func:`room_link_refusal` says when the link is unknown,
+                expired, used up or revoked; 'forbidden' (banned), 'archived', 'not_found'
+                (the room is gone).
+        """
+
     async def memberships_of(self, users: Sequence[str]) -> set[tuple[str, str]]:
         """The (room, user) pairs of every membership of ``users`` (names, as registered) now:
         what a node checks its room registry against after it may have lost notices."""
@@ -2361,7 +2483,8 @@ class Storage(Protocol):
         ChatError('not_found') for an unknown room."""
 
     async def save(self, user_id: int, room: str, msg_id: int, *, on: bool,
-                   remind_at: int | None, limit: int) -> tuple[SavedItem, bool]:
+                   remind_at: int | None, limit: int,
+                   set_by: int | None = None) -> tuple[SavedItem, bool]:
         """Save (``on``) message ``msg_id`` of ``room`` for the user, with a reminder at
         ``remind_at`` (ms; None: none, and a reminder set is cleared; a new one clears
         ``reminded``), or remove it from their saved messages. Returns the item as it is
@@ -2374,7 +2497,40 @@ class Storage(Protocol):
                 deleted message.
             ChatError('forbidden'): saving a message of a room the user may not read.
             ChatError('too_many_saved'): saving a new item while the user holds ``limit``.
+
+        ``set_by``: the user who set the reminder of a new item for this one (``remind``
+        with ``user``); an item saved already keeps whoever set it.
         """
+
+    async def reminder_target(self, user_id: int, name: str) -> tuple[int, str]:
+        """The id and registered name of the user named ``name`` (any case), whom
+        ``user_id`` may set a reminder for: they share a room or a conversation, and the
+        user takes reminders from others (:meth:`allow_reminders`).
+
+        Raises:
+            ChatError('not_found'): no such user, or a deactivated one.
+            ChatError('forbidden'): no room shared; reminders from others turned off.
+        """
+
+    async def reminders_set(self, user_id: int, *, before: int | None = None,
+                            limit: int) -> tuple[list[SavedItem], bool]:
+        """A page of the reminders ``user_id`` set for others, as those users' saved items
+        (with ``user``, whom each is for), newest set first: those of messages below
+        ``before`` (a ``msg_id``), at most ``limit``, reminded or not; and whether more
+        follow. An item its user removed is gone from the list."""
+
+    async def cancel_reminder(self, user_id: int, name: str, msg_id: int) -> SavedItem:
+        """Remove the reminder ``user_id`` set for user ``name`` (any case) of message
+        ``msg_id`` from that user's saved items, while it has not fired (a claim not yet
+        marked then tells nothing). Returns the item removed (with ``user``).
+
+        Raises:
+            ChatError('not_found'): no such reminder waiting (reminded, removed, not theirs).
+        """
+
+    async def allow_reminders(self, user_id: int, on: bool | None) -> bool:
+        """Whether others may set reminders for the user, set to ``on`` first (None: only
+        read)."""
 
     async def saved_items(self, user_id: int, *, before: int | None = None,
                           limit: int) -> tuple[list[SavedItem], bool]:

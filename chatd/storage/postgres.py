@@ -108,6 +108,7 @@ from chatd.storage import bots, exports
 from chatd.storage import email as mail
 from chatd.storage import invitations as invites
 from chatd.storage import limits as shared_limits
+from chatd.storage import room_links as links
 from chatd.storage import sections as sidebar
 from chatd.storage import user_groups as groups
 from chatd.storage.alerts import alerted
@@ -150,6 +151,7 @@ from chatd.storage.base import (
     Invitation,
     InvitedUser,
     Joined,
+    LinkedRoom,
     ListeningNotice,
     MarkedRead,
     Member,
@@ -182,6 +184,7 @@ from chatd.storage.base import (
     RevocationNotice,
     Room,
     RoomDeletedNotice,
+    RoomLink,
     RoomWebhook,
     SavedItem,
     ScheduledItem,
@@ -2428,9 +2431,9 @@ WHERE r.name = $2
 _SQL_LOCK_SAVES = "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE"
 # A new item: saved now, or a millisecond after the user's latest (the cursor is unique).
 _SQL_SAVE_INSERT = f"""
-INSERT INTO saved (user_id, msg_id, room_id, saved_at, remind_at)
+INSERT INTO saved (user_id, msg_id, room_id, saved_at, remind_at, set_by)
 SELECT $1, $2, $3, greatest(date_trunc('milliseconds', now()),
-                            max(p.saved_at) + interval '1 millisecond'), {_ts("$4")}
+                            max(p.saved_at) + interval '1 millisecond'), {_ts("$4")}, $5
 FROM (SELECT max(saved_at) AS saved_at FROM saved WHERE user_id = $1) p
 RETURNING {_ms("saved_at")} AS saved_ts
 """
@@ -2442,11 +2445,12 @@ _SQL_UNSAVE = "DELETE FROM saved WHERE user_id = $1 AND msg_id = $2"
 # A page of user $1's items saved before $2 (ms), newest first, $3 at most, of the rooms they
 # may read, each message read by key as the pins are: a walk of saved_user_saved_at_key.
 _SQL_SAVED_ITEMS = f"""
-SELECT q.room, q.saved_ts, q.remind_ts, q.reminded, e.*, a.name AS sender,{_MESSAGE_EXTRAS.format(
-    quote=_QUOTE, file_fields=_FILE_FIELDS)}
+SELECT q.room, q.saved_ts, q.remind_ts, q.reminded, q.set_by_name, e.*,
+       a.name AS sender,{_MESSAGE_EXTRAS.format(quote=_QUOTE, file_fields=_FILE_FIELDS)}
 FROM (
     SELECT s.msg_id AS saved_msg, r.name AS room, s.saved_at, {_ms("s.saved_at")} AS saved_ts,
-           {_ms("s.remind_at")} AS remind_ts, s.reminded
+           {_ms("s.remind_at")} AS remind_ts, s.reminded,
+           (SELECT b.name FROM users b WHERE b.id = s.set_by AND b.id <> $1) AS set_by_name
     FROM saved s JOIN rooms r ON r.id = s.room_id
     WHERE s.user_id = $1 AND s.saved_at < {_ts("$2")} AND {_READABLE.format(user="$1")}
     ORDER BY s.saved_at DESC
@@ -2456,6 +2460,53 @@ FROM (
 ) e
 JOIN users a ON a.id = e.actor_id
 ORDER BY q.saved_at DESC
+"""
+# Whom user $1 would remind as $2 (any case): the account, whether it is deactivated, takes
+# reminders from others (users.reminders_from_others, migration 0051), and shares a room or a
+# conversation with $1 (any membership of both; the notes to self count for nobody else).
+_SQL_REMINDER_TARGET = """
+SELECT u.id, u.name, u.deactivated_at IS NOT NULL AS deactivated,
+       u.reminders_from_others AS allowed,
+       EXISTS (SELECT 1 FROM memberships a JOIN memberships b ON b.room_id = a.room_id
+               WHERE a.user_id = $1 AND b.user_id = u.id) AS shares
+FROM users u WHERE lower(u.name) = lower($2)
+"""
+# A page of the reminders user $1 set for others (saved rows of theirs with set_by $1),
+# newest set first (by message: each is a new note), below message $2, $3 at most, with whom
+# each is for, each message read by key as the saved list reads them (saved_set_by_idx).
+_SQL_REMINDERS_SET = f"""
+SELECT q.room, q.for_user, q.saved_ts, q.remind_ts, q.reminded, e.*,
+       a.name AS sender,{_MESSAGE_EXTRAS.format(quote=_QUOTE, file_fields=_FILE_FIELDS)}
+FROM (
+    SELECT s.msg_id AS saved_msg, r.name AS room, u.name AS for_user,
+           {_ms("s.saved_at")} AS saved_ts, {_ms("s.remind_at")} AS remind_ts, s.reminded
+    FROM saved s JOIN rooms r ON r.id = s.room_id JOIN users u ON u.id = s.user_id
+    WHERE s.set_by = $1 AND s.user_id <> $1 AND s.msg_id < $2
+    ORDER BY s.msg_id DESC
+    LIMIT $3
+) q CROSS JOIN LATERAL (
+    SELECT {_MESSAGE_ENTRY} FROM messages m WHERE m.id = q.saved_msg
+) e
+JOIN users a ON a.id = e.actor_id
+ORDER BY q.saved_msg DESC
+"""
+# The reminder user $1 set for user $2 of message $3 removed, while it has not fired (under
+# the lock of $2's row, as the claim's mark takes it: a claim that has not marked it finds
+# no row and tells nothing).
+_SQL_CANCEL_REMINDER = f"""
+WITH gone AS (
+    DELETE FROM saved s WHERE s.user_id = $2 AND s.msg_id = $3 AND s.set_by = $1
+                          AND NOT s.reminded
+    RETURNING s.room_id, s.saved_at, s.remind_at
+)
+SELECT r.name AS room, {_ms("g.saved_at")} AS saved_ts, {_ms("g.remind_at")} AS remind_ts,
+       (SELECT name FROM users WHERE id = $2) AS for_user
+FROM gone g JOIN rooms r ON r.id = g.room_id
+"""
+# Whether user $1 takes reminders from others, set to $2 first unless it is NULL.
+_SQL_ALLOW_REMINDERS = """
+UPDATE users SET reminders_from_others = coalesce($2::boolean, reminders_from_others)
+WHERE id = $1 RETURNING reminders_from_others
 """
 # A thread a user follows or reads (migration 0033): room $2 (locked FOR SHARE: a reply's
 # append, which locks it FOR NO KEY UPDATE, waits, and reads the follow as committed),
@@ -4207,6 +4258,27 @@ class PostgresStorage:
         return await self._run(invites.register_invited, self._pool, name, password_hash,
                                token_hash, _SQL_CREATE_USER, _user)
 
+    # -- room links (chatd/storage/room_links.py) --------------------------------------------
+
+    async def create_room_link(self, token_hash: bytes, user_id: int, room: str, *,
+                               expires_at: int, max_uses: int) -> RoomLink:
+        return await self._run(links.create_room_link, self._pool, token_hash, user_id, room,
+                               expires_at, max_uses)
+
+    async def room_links(self, user_id: int, room: str, *, before: int | None = None,
+                         limit: int) -> tuple[list[RoomLink], bool]:
+        return await self._run(links.room_links, self._pool, user_id, room, before, limit)
+
+    async def revoke_room_link(self, link_id: int, user_id: int) -> RoomLink:
+        return await self._run(links.revoke_room_link, self._pool, link_id, user_id)
+
+    async def look_at_room_link(self, token_hash: bytes, user_id: int) -> LinkedRoom | None:
+        return await self._run(links.look_at_room_link, self._pool, token_hash, user_id)
+
+    async def join_with_link(self, token_hash: bytes, user_id: int
+                             ) -> tuple[LinkedRoom, bool]:
+        return await self._run(links.join_with_link, self._pool, token_hash, user_id)
+
     async def memberships_of(self, users: Sequence[str]) -> set[tuple[str, str]]:
         rows = await self._run(self._pool.fetch, _SQL_MEMBERSHIPS_OF, list(users))
         return {(row["room"], row["user"]) for row in rows}
@@ -4815,12 +4887,15 @@ class PostgresStorage:
     # -- saved messages (migration 0030) -------------------------------------------------------
 
     async def save(self, user_id: int, room: str, msg_id: int, *, on: bool,
-                   remind_at: int | None, limit: int) -> tuple[SavedItem, bool]:
+                   remind_at: int | None, limit: int,
+                   set_by: int | None = None) -> tuple[SavedItem, bool]:
         """See :meth:`Storage.save`: one short transaction."""
-        return await self._run(self._do_save, user_id, room, msg_id, on, remind_at, limit)
+        return await self._run(self._do_save, user_id, room, msg_id, on, remind_at, limit,
+                               set_by)
 
     async def _do_save(self, user_id: int, room: str, msg_id: int, on: bool,
-                       remind_at: int | None, limit: int) -> tuple[SavedItem, bool]:
+                       remind_at: int | None, limit: int, set_by: int | None
+                       ) -> tuple[SavedItem, bool]:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_SQL_LOCK_SAVES, user_id)
             row = await conn.fetchrow(_SQL_SAVE_CHECK, user_id, room, msg_id)
@@ -4849,7 +4924,7 @@ class PostgresStorage:
                                 f"you have saved {limit} messages, the most one may keep; "
                                 "remove some first")
             ts = await conn.fetchval(_SQL_SAVE_INSERT, user_id, msg_id, row["room_id"],
-                                     remind_at)
+                                     remind_at, set_by)
         return SavedItem(room=room, msg_id=msg_id, ts=ts, remind_at=remind_at), True
 
     async def saved_items(self, user_id: int, *, before: int | None = None,
@@ -4861,8 +4936,62 @@ class PostgresStorage:
         rows = await self._run(self._pool.fetch, _SQL_SAVED_ITEMS, user_id, cursor, limit + 1)
         items = [SavedItem(room=row["room"], msg_id=row["msg_id"], ts=row["saved_ts"],
                            remind_at=row["remind_ts"], reminded=row["reminded"],
-                           message=_entry(row["room"], row)) for row in rows]
+                           message=_entry(row["room"], row), set_by=row["set_by_name"])
+                 for row in rows]
         return items[:limit], len(items) > limit
+
+    # -- reminders set for others (migration 0051) ---------------------------------------------
+
+    async def reminder_target(self, user_id: int, name: str) -> tuple[int, str]:
+        """See :meth:`Storage.reminder_target`: one statement."""
+        row = await self._run(self._pool.fetchrow, _SQL_REMINDER_TARGET, user_id, name)
+        if row is None or row["deactivated"]:
+            raise ChatError(codes.NOT_FOUND, f"there is no user {name!r}")
+        if not row["shares"]:
+            raise ChatError(codes.FORBIDDEN, f"you share no room with {row['name']}: only "
+                                             "people you talk with can be reminded")
+        if not row["allowed"]:
+            raise ChatError(codes.FORBIDDEN, f"{row['name']} takes no reminders from others")
+        return row["id"], row["name"]
+
+    async def reminders_set(self, user_id: int, *, before: int | None = None,
+                            limit: int) -> tuple[list[SavedItem], bool]:
+        """See :meth:`Storage.reminders_set`: one statement."""
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        rows = await self._run(self._pool.fetch, _SQL_REMINDERS_SET, user_id,
+                               _MAX_SEQ if before is None else before, limit + 1)
+        items = [SavedItem(room=row["room"], msg_id=row["msg_id"], ts=row["saved_ts"],
+                           remind_at=row["remind_ts"], reminded=row["reminded"],
+                           message=_entry(row["room"], row), user=row["for_user"])
+                 for row in rows]
+        return items[:limit], len(items) > limit
+
+    async def cancel_reminder(self, user_id: int, name: str, msg_id: int) -> SavedItem:
+        """See :meth:`Storage.cancel_reminder`: one short transaction."""
+        return await self._run(self._do_cancel_reminder, user_id, name, msg_id)
+
+    async def _do_cancel_reminder(self, user_id: int, name: str, msg_id: int) -> SavedItem:
+        async with self._pool.acquire() as conn, conn.transaction():
+            target = await conn.fetchval("SELECT id FROM users WHERE lower(name) = lower($1)",
+                                         name)
+            row = None
+            if target is not None:
+                await conn.execute(_SQL_LOCK_SAVES, target)
+                row = await conn.fetchrow(_SQL_CANCEL_REMINDER, user_id, target, msg_id)
+            if row is None:
+                raise ChatError(codes.NOT_FOUND, f"you have no reminder for {name!r} of "
+                                                 f"message {msg_id} waiting: it was reminded "
+                                                 "or removed")
+            return SavedItem(room=row["room"], msg_id=msg_id, ts=row["saved_ts"],
+                             remind_at=row["remind_ts"], user=row["for_user"])
+
+    async def allow_reminders(self, user_id: int, on: bool | None) -> bool:
+        """See :meth:`Storage.allow_reminders`: one statement."""
+        value = await self._run(self._pool.fetchval, _SQL_ALLOW_REMINDERS, user_id, on)
+        if value is None:
+            raise ChatError(codes.NOT_FOUND, "no such user")
+        return bool(value)
 
     # -- followed threads (migration 0033) -------------------------------------------------
 

@@ -255,6 +255,18 @@ export function auditText(entry) {
     return entry.actor && entry.actor === entry.target ? `${who} exported their data`
       : `${who} exported the data of ${entry.target || "someone"}`;
   }
+  if (["create_room_link", "revoke_room_link", "join_link"].includes(entry.action)) {
+    // A room's join links (roomlinks.js): made, revoked (its maker the target), used to join.
+    const id = Number.isSafeInteger(details.link) ? ` ${details.link}` : "";
+    const where = entry.room ? ` to #${entry.room}` : "";
+    if (entry.action === "join_link") {
+      const whose = entry.target ? `${entry.target}'s join link${id}` : `join link${id}`;
+      return `${who} joined${entry.room ? ` #${entry.room}` : ""} with ${whose}`;
+    }
+    const made = entry.action === "create_room_link";
+    const of = !made && entry.target && entry.target !== entry.actor ? ` of ${entry.target}` : "";
+    return `${who} ${made ? "made" : "revoked"} join link${id}${where}${of}`;
+  }
   if (entry.action === "archive" && details.archived === false) what = "unarchived";
   if (entry.action === "set_topic") return `${who} set the topic of #${entry.room || "?"}`;
   if (entry.action === "purge" && Number.isSafeInteger(details.deleted)) {

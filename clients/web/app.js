@@ -63,6 +63,8 @@ import { ComposerExtrasView } from "./view-composer-extras.js";
 import { ConnectionView } from "./view-connection.js";
 import { ConversationView } from "./view-conversation.js";
 import { DialogsView } from "./view-dialogs.js";
+import { RemindersSetView } from "./view-remindersset.js";
+import { RoomLinksView } from "./view-roomlinks.js";
 import { EmailView } from "./view-email.js";
 import { EmojiView } from "./view-emoji.js";
 import { ExportView } from "./view-export.js";
@@ -84,6 +86,8 @@ import { UserGroupsView } from "./view-usergroups.js";
 import { ViewerView } from "./view-viewer.js";
 
 const conversation = new ConversationView();
+// The room links' dialog and join screen borrow the dialog of the others.
+const dialogs = new DialogsView();
 const controller = new Controller({
   auth: new AuthView(),
   sidebar: new SidebarView(),
@@ -91,7 +95,7 @@ const controller = new Controller({
   conversation,
   members: new MembersView(),
   composer: new ComposerView(),
-  dialogs: new DialogsView(),
+  dialogs,
   connection: new ConnectionView(),
   layout: new LayoutView(),
   extras: new ComposerExtrasView(),
@@ -107,6 +111,8 @@ const controller = new Controller({
   moderation: new ModerationView(),
   admin: new AdminView(),
   invites: new InvitesView(),
+  roomLinks: new RoomLinksView(dialogs),
+  remindersSet: new RemindersSetView(dialogs),
   email: new EmailView(),
   exporting: new ExportView(),
   profile: new ProfileView(),

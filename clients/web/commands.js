@@ -23,7 +23,8 @@
 //   notify {room, level}     the room's notification level
 //   dnd {duration} | dnd {off: true}   pause notifications, or resume them
 //   status {body}            `set_profile` as the profile dialog sends it
-//   remind {text, remindAt}  a reminder of anything (reminders.js)
+//   remind {text, remindAt, user?}  a reminder of anything (reminders.js), for someone else
+//                                  with `user` ("/remind @bob …")
 //   poll {question, options} a poll sent from the box
 //   search {query}           the search panel, searching that
 //   help {}                  the list of commands, shown under the box
@@ -189,9 +190,12 @@ export const COMMANDS = new Map([
     },
   }],
   ["remind", {
-    usage: "/remind when text",
-    help: `note the text to yourself, and be reminded of it then (${WHEN_USAGE})`,
-    plan: ({ rest }, { now, timeZone, maxText }) => {
+    usage: "/remind [@someone] when text",
+    help: `note the text to yourself (or to @someone you share a room with), and be reminded `
+      + `of it then (${WHEN_USAGE})`,
+    plan: ({ rest: typed }, { me, now, timeZone, maxText }) => {
+      const { user, rest } = remindWhom(typed, me);
+      if (user === false) return { problem: "Who? /remind @bob in 20m send the report." };
       const words = rest.split(/\s+/u).filter(Boolean);
       if (!words.length) return { problem: `Say when, then what: /remind in 20m call Bob (${WHEN_USAGE}).` };
       const { when, rest: what } = splitWhen(words);
@@ -200,7 +204,8 @@ export const COMMANDS = new Map([
       const text = restAfterWords(rest, when.length);
       if (!what.length || !text) return { problem: "Say what to be reminded of: /remind in 20m call Bob." };
       if (textLength(text) > maxText) return { problem: tooLong(text, maxText) };
-      return { do: "remind", text, remindAt: at.at };
+      return user ? { do: "remind", text, remindAt: at.at, user }
+        : { do: "remind", text, remindAt: at.at };
     },
   }],
   ["poll", {
@@ -247,7 +252,7 @@ export const COMMANDS = new Map([
  * The plan for the box's `text` (the whole of it), or null when it is a message to send as it
  * is. "//text" plans to send "/text". `context`: {room (the open room, or null), profile (the
  * person's, profiles.js profileOf), dndUntil (ms or null), now (ms, the server's clock),
- * timeZone, maxText, sections (the state's: sections.js)}.
+ * timeZone, maxText, sections (the state's: sections.js), me (the person's name)}.
  */
 export function planCommand(text, context) {
   const read = readCommand(text);
@@ -259,7 +264,8 @@ export function planCommand(text, context) {
   const split = splitWords(read.rest);
   if (split.problem) return { problem: split.problem };
   return sending(command.plan({ rest: read.rest, words: split.words },
-    { dndUntil: null, profile: null, room: null, sections: null, ...context, maxText }),
+    { dndUntil: null, profile: null, room: null, sections: null, me: null, ...context,
+      maxText }),
   maxText);
 }
 
@@ -322,6 +328,28 @@ function namesOf(words, kind) {
 }
 
 /** The text of `rest` after its first `count` words (as typed: lines and spaces kept). */
+/** A user name as the server takes one (1-32 of A-Z a-z 0-9 _ . -). */
+const USER_NAME = /^[A-Za-z0-9_.-]{1,32}$/u;
+
+/**
+ * Whom `/remind` reminds, from what was typed after it: "@bob …" (and Slack's "@bob to …")
+ * names another user ({user: "bob", rest}); "me …", "@me …" or one's own name, or no name,
+ * the person ({user: null, rest}); "@" with no valid name after it, {user: false}.
+ */
+export function remindWhom(typed, me) {
+  const trimmed = typed.trim();
+  const named = /^@(\S*)\s*(.*)$/su.exec(trimmed);
+  const plain = /^me\s+(.*)$/su.exec(trimmed);
+  if (!named) return { user: null, rest: plain ? plain[1] : trimmed };
+  const [, name, after] = named;
+  const rest = after.replace(/^to\s+/u, "");
+  if (name === "me" || (typeof me === "string" && name.toLowerCase() === me.toLowerCase())) {
+    return { user: null, rest };
+  }
+  if (!USER_NAME.test(name)) return { user: false, rest };
+  return { user: name, rest };
+}
+
 function restAfterWords(rest, count) {
   let at = 0;
   for (let i = 0; i < count; i += 1) {

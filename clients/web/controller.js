@@ -51,6 +51,7 @@ import * as drafts from "./drafts.js";
 import * as idle from "./idle.js";
 import { confirmedFromHash, parseResetInfo } from "./email.js";
 import { inviteFromHash, mayInvite, parseInviteRights } from "./invites.js";
+import { joinFromHash } from "./roomlinks.js";
 import { Install } from "./install.js";
 import * as missed from "./missed.js";
 import * as notifier from "./notifier.js";
@@ -156,7 +157,8 @@ export class Controller {
     const {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
       attachments, viewer, alertsView, search, moderation, admin, pins, profile, thread,
-      saved, threads, scheduled, userGroups, switcher, invites, email, exporting,
+      saved, threads, scheduled, userGroups, switcher, invites, email, exporting, roomLinks,
+      remindersSet,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -257,6 +259,7 @@ export class Controller {
         on: false, now: clock.now() }),
       remind: (item, opener) => this.chooseReminder(item.room, item.msg_id, opener),
       newReminder: () => this.newReminder(),
+      forOthers: whenOnline(() => remindersSet.open()),
     });
     // "Create a poll" (the room's box and the thread panel's): its dialog, the poll through the
     // outbox as any message (`send(poll, nonce)` puts it there), the dialog waiting for its
@@ -356,6 +359,9 @@ export class Controller {
       discard: (nonce) => this.act(model.discardSend, nonce),
       editTopic: whenOnline(() => dialogs.editTopic(this.state)),
       invite: whenOnline(() => dialogs.invite(this.state)),
+      roomLink: whenOnline(() => {
+        if (this.state && this.state.current) roomLinks.open(this.state.current);
+      }),
       leave: whenOnline(() => dialogs.confirmLeave(this.state)),
       favourite: whenOnline((room, on) => this.act(model.setFavourite, room, on)),
       browseRooms: whenOnline(() => dialogs.browseRooms()),
@@ -483,8 +489,19 @@ export class Controller {
       openConversation: (users) => this.choose(model.openConversation, users),
       roomChosen: () => layout.roomChosen(),
       nonce: newNonce,
+      roomLink: (room) => roomLinks.open(room),
     });
     connection.bind({ retry: () => this.conn && this.conn.retryNow() });
+    remindersSet.bind({
+      ask: (op, fields) => this.ask(op, fields),
+      now: () => clock.now(),
+    });
+    roomLinks.bind({
+      ask: (op, fields) => this.ask(op, fields),
+      now: () => clock.now(),
+      base: () => location.href,
+      roomChosen: () => layout.roomChosen(),
+    });
     profile.bind({
       ask: (op, fields) => this.ask(op, fields),
       // (The `profile` event that follows tells the page, as it tells the others.)
@@ -597,6 +614,7 @@ export class Controller {
     const session = api.loadSession();
     window.addEventListener("hashchange", () => {
       this.invitedWhileIn();
+      this.joinWhenIn();
       this.landed();
       if (this.session && this.views.auth.takeReset()) this.resetWhileIn();
     });
@@ -640,6 +658,28 @@ export class Controller {
     if (!this.session || inviteFromHash(location.hash) === null) return;
     toast(`You are logged in as ${this.session.username}. The invitation link is for a new `
       + "account: log out to create one with it.");
+  }
+
+  /**
+   * A room link opened (or pasted into this tab) by someone logged in: once connected, the
+   * join screen asks the server what it leads to (view-roomlinks.js). The token goes off the
+   * address at once: the address bar and the history keep no working link. Logged out, the
+   * log-in form says what the link is for and leaves it on the address until then.
+   */
+  joinWhenIn() {
+    const token = joinFromHash(location.hash);
+    if (!this.session || token === null) return;
+    history.replaceState(null, "", location.pathname + location.search);
+    const show = () => this.views.roomLinks.showJoin(token);
+    if (this.online) {
+      show();
+      return;
+    }
+    const welcomed = () => {
+      this.welcomeWaiters.delete(welcomed);
+      show();
+    };
+    this.welcomeWaiters.add(welcomed);
   }
 
   /** Whether the person is still using the page (idle.js); tell a change; the one timer. */
@@ -708,6 +748,7 @@ export class Controller {
     });
     this.conn.start();
     this.learnInviteRights(session);
+    this.joinWhenIn();
     this.render();
   }
 
@@ -1524,7 +1565,8 @@ export class Controller {
     const plan = planCommand(text, { room: currentRoom(this.state),
       profile: profiles.profileOf(this.state.profiles, this.state.me),
       dndUntil: this.state.dndUntil ?? null, now: clock.now(), timeZone: timeZone(),
-      maxText: this.state.maxText || undefined, sections: this.state.sections });
+      maxText: this.state.maxText || undefined, sections: this.state.sections,
+      me: this.state.me });
     return plan === null ? null : this.carry(plan, box);
   }
 
@@ -1624,9 +1666,12 @@ export class Controller {
       case "remind":
         try {
           await this.ask("remind", { text: plan.text, remind_at: plan.remindAt,
-            nonce: newNonce() });
+            nonce: newNonce(), ...(plan.user ? { user: plan.user } : {}) });
         } catch (error) {
-          return { problem: reminders.refusal(error) };
+          return { problem: reminders.refusal(error, plan.user) };
+        }
+        if (plan.user) {
+          return { note: `${plan.user} will be reminded: ${new Date(plan.remindAt).toLocaleString()}.` };
         }
         return { note: `Reminder set: ${new Date(plan.remindAt).toLocaleString()}. The Saved panel lists it.` };
       case "poll": {

@@ -12,7 +12,7 @@
 // `too_many_saved` wrote the note, unsaved: the same nonce saves that note rather than writing
 // another) and takes a fresh one for another text (another note).
 
-import { parseLocal, presetTime, reminderProblem } from "./saved.js";
+import { parseLocal, presetTime, reminderProblem, reminderText } from "./saved.js";
 import { dmName } from "./store.js";
 import { sendUntilAnswered } from "./outbox.js";
 import { MAX_TEXT_CHARS, textLength } from "./textlimit.js";
@@ -71,9 +71,17 @@ export function sendReminder(fields, { ask, backOnline }) {
     { ask, backOnline, unconfirmed: "The reminder was not confirmed." });
 }
 
-/** A sentence for a person about a refused `remind` (the dialog shows it). */
-export function refusal(error) {
+/**
+ * A sentence for a person about a refused `remind` (the dialog shows it); `user`: whom it
+ * was for, when someone else.
+ */
+export function refusal(error, user = null) {
   const code = error && error.code;
+  if (user && code === "forbidden") {
+    return `${user} cannot be reminded by you: you share no room, or they take no reminders `
+      + "from others.";
+  }
+  if (user && code === "not_found") return `There is no user ${user}.`;
   if (code === "too_many_saved") {
     return "You have too many saved messages: mark some as done, then try again. "
       + "The note is in your notes to self.";
@@ -86,4 +94,41 @@ export function refusal(error) {
   }
   return message ? `The reminder could not be set: ${message}`
     : "The reminder could not be set.";
+}
+
+// -- reminders set for others ------------------------------------------------------------------
+//
+// `/remind @bob …` (commands.js) sets a reminder for someone else: the server writes the note
+// as a message to them and saves it for them (`set_by`: the setter). The setter's list
+// ("For others" in the Saved panel) is `reminders_set`: items as the saved list's, with `user`
+// (whom each is for); one not reminded yet can be cancelled (`cancel_reminder` {user,
+// msg_id}); `allow_reminders` {on} says whether others may remind the person.
+
+/** An item of a `reminders_set` reply, checked, or null. */
+export function setItemOf(raw) {
+  if (!raw || typeof raw !== "object" || typeof raw.user !== "string"
+      || !Number.isSafeInteger(raw.msg_id)) return null;
+  const message = raw.message && typeof raw.message === "object" ? raw.message : null;
+  return { user: raw.user, room: String(raw.room ?? ""), msg_id: raw.msg_id,
+    remind_at: Number.isSafeInteger(raw.remind_at) ? raw.remind_at : null,
+    reminded: raw.reminded === true,
+    text: message && typeof message.text === "string" ? message.text : "" };
+}
+
+/** The items of a `reminders_set` reply, checked, in its order (the newest set first). */
+export function setItemsOf(reply) {
+  const listed = reply && Array.isArray(reply.items) ? reply.items : [];
+  return listed.map(setItemOf).filter(Boolean);
+}
+
+/** An item's line at `now`: "for Bob: send the report · in 20 min" (or "· reminded"). */
+export function setLine(item, now) {
+  const when = item.reminded ? "reminded" : reminderText(item, now);
+  return `for ${item.user}: ${item.text}${when ? ` · ${when}` : ""}`;
+}
+
+/** `items` without the one of `user` (any case) and `msgId`: it was cancelled. */
+export function withoutItem(items, user, msgId) {
+  return items.filter((item) => item.msg_id !== msgId
+    || item.user.toLowerCase() !== String(user).toLowerCase());
 }

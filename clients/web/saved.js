@@ -63,7 +63,7 @@ export const PRESETS = Object.freeze([
 export function emptySaved() {
   return {
     supported: false, // the server keeps saved messages (its welcome says `reminders_due`)
-    items: [], // {room, msg_id, ts, remind_at, reminded, message}, the newest saved first
+    items: [], // {room, msg_id, ts, remind_at, reminded, message, set_by?}, newest saved first
     complete: false, // `items` is the whole list (the last walk ended)
     due: 0, // overdue reminders, as the welcome counted them (until `complete`)
     // The listing on its way: {items, before, sent, events, peek, lacked}: a walk of the whole
@@ -196,7 +196,8 @@ export function savedEvent(saved, frame, held = null) {
   if (!isKey(frame) || typeof frame.on !== "boolean") return false;
   const change = { on: frame.on, remind_at: reminderOf(frame.remind_at),
     ts: Number.isFinite(frame.ts) ? frame.ts : null, reminded: null,
-    message: held ? normalise(held) : null };
+    message: held ? normalise(held) : null,
+    set_by: typeof frame.set_by === "string" ? frame.set_by : null };
   return change_(saved, frame.room, frame.msg_id, change);
 }
 
@@ -262,9 +263,11 @@ function withEvent(item, change) {
   const remindAt = change.remind_at;
   const reminded = change.reminded === null
     ? item.reminded && item.remind_at === remindAt && remindAt !== null : change.reminded;
-  return { ...item, ts: change.ts ?? item.ts, remind_at: remindAt, reminded,
+  const next = { ...item, ts: change.ts ?? item.ts, remind_at: remindAt, reminded,
     message: change.message && (!item.message || change.reminded === true) ? change.message
       : item.message };
+  if (change.set_by) next.set_by = change.set_by;
+  return next;
 }
 
 /** `items` with `item` in its place (replacing the one of its key), newest saved first. */
@@ -574,6 +577,9 @@ export function itemOf(raw) {
     && Number.isSafeInteger(raw.message.msg_id) ? normalise(raw.message) : null;
   const msgId = message ? message.msg_id : raw.msg_id;
   if (!Number.isSafeInteger(msgId)) return null;
-  return { room: raw.room, msg_id: msgId, ts: Number.isFinite(raw.ts) ? raw.ts : null,
+  const item = { room: raw.room, msg_id: msgId, ts: Number.isFinite(raw.ts) ? raw.ts : null,
     remind_at: reminderOf(raw.remind_at), reminded: raw.reminded === true, message };
+  // A reminder someone else set for the person (`remind` with `user`): who.
+  if (typeof raw.set_by === "string") item.set_by = raw.set_by;
+  return item;
 }

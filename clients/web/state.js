@@ -925,6 +925,11 @@ const ANSWERED = {
     return selectRoom(state, room.name);
   },
 
+  // Joining with a room link (roomlinks.js) is answered as a join is.
+  join_link(state, asked, reply) {
+    return ANSWERED.join(state, asked, reply);
+  },
+
   join(state, asked, reply) {
     if (typeof reply.room !== "string") return [];
     // New to this page, or only announced by our own `joined` event, which can come before

@@ -28,6 +28,7 @@ import {
   firstInvitedRoom, invitationNotice, invitationToSend, inviteFromHash, parseLook,
   parseRegistration, registerProblem,
 } from "./invites.js";
+import { joinFromHash } from "./roomlinks.js";
 
 export class AuthView {
   constructor() {
@@ -440,6 +441,9 @@ export class AuthView {
   }
 
   renderInvitation() {
+    // A room link (roomlinks.js) is for an account: the form says so, and keeps it on the
+    // address for after the log-in.
+    $("auth-join").hidden = joinFromHash(location.hash) === null || this.panel !== "sign";
     const box = $("auth-invite");
     box.hidden = this.token === null || this.panel !== "sign";
     if (this.token === null) return;

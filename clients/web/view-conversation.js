@@ -59,6 +59,7 @@ export class ConversationView {
     });
     $("edit-topic").addEventListener("click", () => this.on.editTopic());
     $("invite").addEventListener("click", () => this.on.invite());
+    $("room-link").addEventListener("click", () => this.on.roomLink());
     $("leave").addEventListener("click", () => this.on.leave());
     // The star: the open room into (or out of) the person's favourites, as last drawn.
     this.starred = null; // [room, on] drawn on the star
@@ -71,8 +72,8 @@ export class ConversationView {
 
   /**
    * Handlers: sighted(room, seqs) for messages seen, loadOlder(), retry(nonce) and
-   * discard(nonce) for messages not sent, editTopic() (shown to the room's owner), invite()
-   * and leave() for the header's buttons, favourite(room, on) for its star, browseRooms()
+   * discard(nonce) for messages not sent, editTopic() (shown to the room's owner), invite(),
+   * roomLink() ("Invite link…") and leave() for the header's buttons, favourite(room, on) for its star, browseRooms()
    * and createRoom() for those of the empty view; for a message (by msg_id):
    * reply(msgId), react(msgId, emoji, on), edit(msgId), saveEdit(text), cancelEdit(),
    * remove(msgId) (asks first), markUnread(seq) (from this message on), jumpTo(msgId),
@@ -116,6 +117,7 @@ export class ConversationView {
     $("toggle-members").hidden = !room || room.draft;
     $("edit-topic").hidden = !canSetTopic(state);
     $("invite").hidden = !room || isConversation(room) || room.archived;
+    $("room-link").hidden = !room || isConversation(room) || room.archived || Boolean(room.draft);
     $("leave").hidden = !room || isConversation(room);
     this.drawStar(room);
     if (!room) {

@@ -44,7 +44,7 @@ export class DialogsView {
    * Handlers: ask(op, fields) → a promise of the `ok` frame (rejected with the server's
    * refusal), isOnline() → bool, openConversation(users) (the 1:1 with one, the group with
    * more), roomChosen() after a room was created or joined,
-   * nonce() → a new nonce for a message.
+   * nonce() → a new nonce for a message, roomLink(room) for "Make an invite link instead…".
    */
   bind(handlers) { this.on = handlers; }
 
@@ -228,10 +228,15 @@ export class DialogsView {
   invite(state) {
     const room = currentRoom(state);
     if (!room) return;
+    // Or a link for whoever it is given to (view-roomlinks.js): the only way to it on a
+    // phone, whose header has no room for its own button.
+    const byLink = h("button", { type: "button", class: "link-button", id: "invite-by-link" },
+      "Make an invite link instead…");
+    byLink.addEventListener("click", () => this.on.roomLink(room.name));
     this.open({
       title: `Invite someone to #${room.name}`,
       ok: "Invite",
-      fields: field("invite-user", "User name", { required: true, maxlength: 32 }),
+      fields: [...field("invite-user", "User name", { required: true, maxlength: 32 }), byLink],
       submit: async () => {
         await this.on.ask("invite", { room: room.name, user: value("invite-user") });
       },

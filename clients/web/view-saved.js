@@ -110,10 +110,12 @@ export class SavedView extends SidePanel {
     $("saved-more").addEventListener("click", () => this.on.more());
     $("saved-retry").addEventListener("click", () => this.on.retry());
     $("saved-new").addEventListener("click", () => this.on.newReminder());
+    $("saved-others").addEventListener("click", () => this.on.forOthers());
   }
 
   // Handlers (bind): opened(shown), more(), retry(), openItem(item), done(item),
-  // remind(item, opener), newReminder() (the "New reminder" dialog).
+  // remind(item, opener), newReminder() (the "New reminder" dialog), forOthers() (the
+  // reminders set for others: view-remindersset.js).
 
   focusFirst() {
     $("saved-close").focus();
@@ -181,7 +183,8 @@ export class SavedView extends SidePanel {
         : message.deleted ? "This message was deleted."
           : listExcerpt(message),
       deleted: Boolean(message && message.deleted),
-      remind: reminderText(item, now),
+      remind: reminderText(item, now) + (item.set_by && reminderText(item, now)
+        ? ` · set by ${displayName(state.profiles, item.set_by)}` : ""),
       remindAt: item.remind_at,
       reminded: Boolean(item.reminded),
       saving: Boolean(item.saving),

@@ -244,6 +244,11 @@ def test_audit_entries_as_lines() -> None:
     assert line("archive", target=None, actor=None) == "the command line archived the room"
     assert line("unarchive", target=None) == "bob unarchived the room"
     assert line("new_thing", details=[1]) == "bob new thing cid"
+    assert line("create_room_link", target=None, details={"link": 3}) == "bob made join link #3"
+    assert line("revoke_room_link", details={"link": 3}) == "bob revoked join link #3 of cid"
+    assert line("revoke_room_link", target="bob", details={}) == "bob revoked join link"
+    assert line("join_link", actor="dan", details={"link": 3}) == \
+        "dan joined with cid's join link #3"
     assert audit_text({"action": "kick"}, "ann") == \
         "---------- --:-- the command line removed someone"
 

@@ -218,8 +218,8 @@ async def test_remind_asks_for_a_note_and_its_reminder() -> None:
     assert datetime.datetime.fromtimestamp(second.remind_at / 1000).strftime("%H:%M") == "09:00"
     sent = len(s.link.sent)
     for line, problem in (
-            ("/remind in 2h", "!! usage: /remind WHEN TEXT (WHEN: in 20m, 1h, 1h30m, 2d, 1w, "
-                              "tomorrow (9:00), tomorrow 17:30 or 17:30)"),
+            ("/remind in 2h", "!! usage: /remind [@USER] WHEN TEXT (WHEN: in 20m, 1h, 1h30m, "
+                              "2d, 1w, tomorrow (9:00), tomorrow 17:30 or 17:30)"),
             ("/remind someday hi", "!! /remind: a reminder is in 20m, 1h, 1h30m, 2d, 1w, "
                                    "tomorrow (9:00), tomorrow 17:30 or 17:30")):
         await s.line(line)

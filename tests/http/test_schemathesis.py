@@ -568,6 +568,22 @@ def test_api(case: schemathesis.Case[Any], api: Api) -> None:
         else:
             case.path_parameters["room"] = "pia-notes"
             case.body = {"section": section}
+    if path in ("/api/room-links/join", "/api/room-links/{id}") and not any(
+            status < 400 for status in ANSWERED.get(case.operation.label, ())) \
+            and _positive(case):
+        # Until one succeeds: a link made now (the example's token and id are nobody's) by
+        # pia: she joins with it (a member already enters), or revokes it.
+        token, made = _room_link(api.url)
+        if path == "/api/room-links/join":
+            case.body = {"token": made["token"]}
+        elif case.path_parameters is not None:
+            case.path_parameters["id"] = made["link"]["id"]
+    if path == "/api/me/reminders/{user}/{msg_id}" and not any(
+            status < 400 for status in ANSWERED.get(case.operation.label, ())) \
+            and _positive(case) and case.path_parameters is not None:
+        # Until one succeeds: a reminder for bob set now (the example's is nobody's), by pia.
+        token, msg_id = _reminder_for_bob(api.url)
+        case.path_parameters.update({"user": "bob", "msg_id": msg_id})
     if path in EMAIL_LINKS and case.path_parameters is not None \
             and case.path_parameters.get("token") in EXAMPLE_EMAIL_TOKENS:
         case.path_parameters["token"] = EMAIL_LINKS[path]  # the example opens a real link
@@ -579,6 +595,29 @@ def test_api(case: schemathesis.Case[Any], api: Api) -> None:
     response = case.call_and_validate(base_url=api.url, timeout=30,
                                       headers={"Authorization": f"Bearer {token}"})
     ANSWERED.setdefault(case.operation.label, set()).add(response.status_code)
+
+
+def _room_link(url: str) -> tuple[str, dict[str, Any]]:
+    """pia's token and a join link she made now to her own room (no example names it; her
+    new links are not used up)."""
+    token = _login(url, "pia")
+    answer = _call(url, "POST", "/api/rooms/pia-notes/links", {"uses": 2}, token)
+    assert answer.status_code == 201, answer.text
+    return token, answer.json()
+
+
+def _reminder_for_bob(url: str) -> tuple[str, int]:
+    """pia's token and the msg_id of a reminder she set for bob now (after a word to him:
+    they talk, so she may; her saves are not used up)."""
+    token = _login(url, "pia")
+    answer = _call(url, "POST", "/api/dm", {"to": "bob", "text": "hi", "nonce": uuid.uuid4().hex},
+                   token)
+    assert answer.status_code == 200, answer.text
+    answer = _call(url, "POST", "/api/me/reminders",
+                   {"text": "ping bob", "nonce": uuid.uuid4().hex, "user": "bob",
+                    "remind_at": int(time.time() * 1000) + 3600_000}, token)
+    assert answer.status_code == 201, answer.text
+    return token, int(answer.json()["msg_id"])
 
 
 def _pia_section(url: str) -> tuple[str, int]:

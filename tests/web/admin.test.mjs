@@ -194,6 +194,15 @@ test("audit lines say who did what to whom, where", () => {
     "root revoked invitation link 4 of eve");
   assert.equal(auditText(entry("revoke_invitation", { target: "root", details: {} })),
     "root revoked invitation link");
+  // A room's join links: made, revoked (of its maker), used to join (the maker the target).
+  assert.equal(auditText(entry("create_room_link", { target: null, room: "team",
+    details: { link: 3 } })), "root made join link 3 to #team");
+  assert.equal(auditText(entry("revoke_room_link", { room: "team", details: { link: 3 } })),
+    "root revoked join link 3 to #team of eve");
+  assert.equal(auditText(entry("join_link", { actor: "bob", target: "ann", room: "team",
+    details: { link: 3 } })), "bob joined #team with ann's join link 3");
+  assert.equal(auditText(entry("join_link", { actor: "bob", target: null, room: "team",
+    details: {} })), "bob joined #team with join link");
   assert.equal(auditText(entry("purge", { room: "team", details: { deleted: 12 } })),
     "root deleted 12 messages of eve in #team");
   assert.equal(auditText(entry("purge", { room: "team", details: { deleted: 1 } })),

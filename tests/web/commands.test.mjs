@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { COMMANDS, commandsFor, planCommand, SHRUG } from "../../clients/web/commands.js";
+import { COMMANDS, commandsFor, planCommand, remindWhom, SHRUG } from "../../clients/web/commands.js";
 import { parse, plainText } from "../../clients/web/markdown.js";
 import { generator } from "./fixtures.mjs";
 
@@ -125,6 +125,20 @@ test("/remind reads its WHEN as the terminal does, then the text", () => {
   assert.match(plan("/remind in 1h").problem, /Say what to be reminded of/);
   assert.match(plan("/remind soon call").problem, /^A reminder is in 20m/);
   assert.match(plan(`/remind 1h ${"x".repeat(4001)}`).problem, /too many/);
+});
+
+test("/remind @someone reminds them; me, @me and one's own name are the person", () => {
+  assert.deepEqual(plan("/remind @bob in 1h send the report"),
+    { do: "remind", text: "send the report", remindAt: NOW + HOUR, user: "bob" });
+  assert.deepEqual(plan("/remind @bob to in 1h send the report"),
+    { do: "remind", text: "send the report", remindAt: NOW + HOUR, user: "bob" });
+  for (const typed of ["/remind me in 1h call", "/remind @me in 1h call", "/remind @Ann in 1h call"]) {
+    assert.deepEqual(plan(typed, { me: "ann" }), { do: "remind", text: "call", remindAt: NOW + HOUR });
+  }
+  assert.match(plan("/remind @ in 1h call").problem, /Who\?/);
+  assert.match(plan("/remind @bob!x in 1h call").problem, /Who\?/);
+  assert.match(plan("/remind @bob").problem, /Say when, then what/);
+  assert.deepEqual(remindWhom("  @bob   tomorrow x", "ann"), { user: "bob", rest: "tomorrow x" });
 });
 
 test("/poll sends the quoted question and options; with less it opens the dialog, filled", () => {

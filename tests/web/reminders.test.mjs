@@ -155,3 +155,23 @@ test("a reminder of a note to self says the note, not who wrote it where", () =>
   assert.deepEqual([mine.title, mine.body], ["Reminder", "call the bank"]);
   assert.equal(told("general", "bob").title, "Reminder: bob in #general");
 });
+
+test("reminders set for others: the list checked, each line, a refusal naming whom", () => {
+  const note = { op: "message", room: "@ann:bob", seq: 1, msg_id: 70, from: "ann",
+    text: "send the report", ts: NOW, nonce: "n" };
+  const items = reminders.setItemsOf({ items: [
+    { user: "Bob", room: "@ann:bob", msg_id: 70, remind_at: NOW + 20 * MINUTE, reminded: false,
+      message: note },
+    { user: "cid", room: "@ann:cid", msg_id: 71, remind_at: NOW - MINUTE, reminded: true,
+      message: { ...note, msg_id: 71, text: "call" } },
+    { room: "x", msg_id: 72 }, null], more: false });
+  assert.deepEqual(items.map((i) => i.user), ["Bob", "cid"]);
+  assert.equal(reminders.setLine(items[0], NOW), "for Bob: send the report · in 20 min");
+  assert.equal(reminders.setLine(items[1], NOW), "for cid: call · reminded");
+  assert.deepEqual(reminders.withoutItem(items, "BOB", 70).map((i) => i.user), ["cid"]);
+  assert.deepEqual(reminders.withoutItem(items, "bob", 71).length, 2);
+  assert.deepEqual(reminders.setItemsOf(null), []);
+  assert.match(reminders.refusal({ code: "forbidden" }, "bob"), /^bob cannot be reminded by you/);
+  assert.equal(reminders.refusal({ code: "not_found" }, "zed"), "There is no user zed.");
+  assert.doesNotMatch(reminders.refusal({ code: "forbidden", message: "x" }), /cannot be reminded/);
+});
