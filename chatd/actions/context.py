@@ -28,6 +28,7 @@ from chatd.auth import Auth, TokenClaims
 from chatd.cluster import Nodes
 from chatd.committer import Committer, Outcome, SendJob
 from chatd.config import Config, LimitsConfig
+from chatd.drafts import DraftSweeper
 from chatd.errors import ChatError
 from chatd.files import FileStore, open_file_store
 from chatd.group_names import GroupNames
@@ -124,6 +125,8 @@ class App:
     emails: EmailNotifier | None = None
     missed: MissedMail | None = None
     email_key: bytes = b""
+    #: Drafts cleared when their users send from them (chatd.drafts); None in tests of one.
+    drafts: DraftSweeper | None = None
     sessions: set[Endable] = dataclasses.field(default_factory=set)
     all_closed: trio.Event = dataclasses.field(default_factory=trio.Event)
     draining: bool = False
