@@ -132,7 +132,7 @@ async def test_keys_and_clearing_what_was_sent(storage: Storage) -> None:
     from it, in one call for many users, and says which; one stored after the message, or
     of another thread, stays."""
     with trio.fail_after(TIMEOUT):
-        ann, bob, cid = await users(storage, "Ann", "bob", "cid")
+        ann, bob, _ = await users(storage, "Ann", "bob", "cid")
         await storage.create_room(ann.id, "team", private=False, topic="")
         await storage.join_room(bob.id, "team")
         a = await storage.set_draft(ann.id, "team", None, "ann's", most=10)
