@@ -1573,6 +1573,10 @@ export class Controller {
         return {};
       }
       case "dialog": {
+        if (plan.name === "drafts") { // (the page's own list: offline too)
+          this.views.drafts.open();
+          return {};
+        }
         if (!this.online) return offline;
         if (plan.name === "keywords" && this.state.keywords.list === null) {
           return { problem: "This server does not keep notification keywords." };
