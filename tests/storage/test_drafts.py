@@ -9,12 +9,18 @@ await on the database under ``trio.fail_after``, and only the documented contrac
 
 from __future__ import annotations
 
+import asyncio
+import json
+
+import asyncpg
 import pytest
 import trio
 
 from chatd.errors import ChatError
 from chatd.protocol import codes
 from chatd.storage import Storage, StoredDraft
+from chatd.storage import drafts as stored_drafts
+from tests.storage.plans import plan, scans
 from tests.storage.test_push import users
 
 TIMEOUT = 20
@@ -152,3 +158,51 @@ async def test_keys_and_clearing_what_was_sent(storage: Storage) -> None:
         assert _texts(await storage.drafts(ann.id)) == [("team", 9, "ann's reply")]
         assert _texts(await storage.drafts(bob.id)) == [("team", None, "bob's")]
         assert await storage.clear_sent_drafts([]) == []
+
+
+async def _crowd(dsn: str) -> None:
+    """20,000 users, each in one of 500 rooms (crowdN in busy(1 + N % 500)) with a draft there
+    and one in a thread of it."""
+
+    async def fill() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            async with conn.transaction():
+                await conn.execute("""
+                    INSERT INTO users (name, password_hash)
+                    SELECT 'crowd' || g, 'x' FROM generate_series(1, 20000) g""")
+                await conn.execute("""
+                    INSERT INTO rooms (name) SELECT 'busy' || g FROM generate_series(1, 500) g""")
+                await conn.execute("""
+                    INSERT INTO memberships (room_id, user_id)
+                    SELECT r.id, u.id FROM users u
+                    JOIN rooms r ON r.name = 'busy' || (1 + substr(u.name, 6)::int % 500)
+                    WHERE u.name LIKE 'crowd%'""")
+                await conn.execute("""
+                    INSERT INTO drafts (user_id, room_id, thread, text)
+                    SELECT m.user_id, m.room_id, t, 'half' FROM memberships m
+                    CROSS JOIN (VALUES (0), (7)) AS k(t)""")
+        finally:
+            await conn.close()
+
+    await trio.to_thread.run_sync(asyncio.run, fill())
+
+
+async def test_the_clearing_and_the_keys_walk_only_their_rows(storage: Storage,
+                                                              database_dsn: str) -> None:
+    """Among 40,000 drafts of 20,000 users: clearing the drafts of a batch's messages finds
+    each user by name, each room by name and each draft by the primary key, and reading a
+    batch's users' keys walks their drafts by the primary key (no scan of any table)."""
+    with trio.fail_after(TIMEOUT * 3):
+        await _crowd(database_dsn)
+        sent = await plan(database_dsn, stored_drafts._SQL_CLEAR_SENT,
+                          ["crowd10", "crowd11"], ["busy11", "busy12"], [0, 7],
+                          [2**42, 2**42])  # (ms: in 2109)
+        found = scans(sent)
+        assert not [s for s in found if s["Node Type"] == "Seq Scan"], json.dumps(sent)
+        [deleted] = [s for s in found if s["Node Type"] == "ModifyTable"]
+        assert deleted["Actual Rows"] == 2, json.dumps(sent)
+        keys = await plan(database_dsn, stored_drafts._SQL_DRAFT_KEYS, ["crowd20", "crowd21"])
+        found = scans(keys)
+        assert not [s for s in found if s["Node Type"] == "Seq Scan"], json.dumps(keys)
+        assert {s["Relation Name"] for s in found} == {"users", "drafts", "rooms"}
