@@ -132,18 +132,22 @@ class DraftIndex:
             keys.discard((room, thread))
 
     def heard(self, user: str, data: bytes) -> None:
-        """Another node told ``user``'s connections ``data``: follow it if it is a draft
-        event (any other event is let be, at the cost of comparing its first bytes)."""
-        if not data.startswith(_DRAFT_EVENT):
+        """Another node told ``user``'s connections ``data`` (frames, one a line): follow
+        its draft events (any other event is let be, at the cost of comparing its first
+        bytes)."""
+        if _DRAFT_EVENT not in data:
             return
-        try:
-            event = json.loads(data)
-            room, text, thread = event["room"], event["text"], event.get("thread") or 0
-        except (ValueError, KeyError, TypeError):
-            log.warning("a draft event that does not read: %r", data[:200])
-            return
-        if isinstance(room, str) and isinstance(text, str) and isinstance(thread, int):
-            self.changed(user, room, thread, bool(text))
+        for line in data.split(b"\n"):
+            if not line.startswith(_DRAFT_EVENT):
+                continue
+            try:
+                event = json.loads(line)
+                room, text, thread = event["room"], event["text"], event.get("thread") or 0
+            except (ValueError, KeyError, TypeError):
+                log.warning("a draft event that does not read: %r", line[:200])
+                continue
+            if isinstance(room, str) and isinstance(text, str) and isinstance(thread, int):
+                self.changed(user, room, thread, bool(text))
 
     def forget_all(self) -> None:
         """Changes may have been missed (the relay's listener was lost): learn again."""

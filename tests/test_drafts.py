@@ -115,3 +115,10 @@ def test_a_draft_event_heard_is_followed() -> None:
     index.heard("ann", frame(MessagePosted(room="team", seq=1, msg_id=1, sender="ann",
                                            text="x", ts=1, nonce="n")))
     assert not index.may_have("ann", "team", 0)
+    # several frames in one notice (one a line): each draft event among them is followed
+    index.heard("ann", frame(MessagePosted(room="team", seq=2, msg_id=2, sender="ann",
+                                           text="x", ts=1, nonce="m"))
+                + frame(DraftChanged(room="dev", text="y", updated_at=3))
+                + b'{"op":"draft","room":5}\n'
+                + frame(DraftChanged(room="team", text="z", updated_at=4)))
+    assert index.may_have("ann", "dev", 0) and index.may_have("ann", "team", 0)
