@@ -166,8 +166,8 @@ class Relay:
     def __init__(self, storage: Storage, registry: RoomRegistry,
                  on_revoked: Callable[[RevocationNotice], None] | None = None,
                  on_everyone: Callable[[bytes], None] | None = None,
-                 on_user_event: Callable[[str, bytes], None] | None = None,
                  inbox_size: int = 10_000, *, presence: PresenceTracker | None = None,
+                 on_user_event: Callable[[str, bytes], None] | None = None,
                  on_relayed: Callable[[str, int], None] = lambda _source, _count: None,
                  on_targets: Mapping[str, Callable[[], None]] | None = None,
                  ) -> None:

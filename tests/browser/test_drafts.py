@@ -14,6 +14,7 @@ tests/artifacts/ (desktop-drafts.png: the Drafts panel).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -88,8 +89,10 @@ def test_a_draft_follows_ann_between_her_devices_and_goes_when_sent(
         "I think we should ship on Friday")
     for page in (a, t):
         expect(page.locator("#composer-text")).to_have_value("")
-        expect(page.locator("#drafts-open")).to_be_hidden()
+        expect(page.locator("#drafts-count")).to_be_hidden()
+    expect(a.locator("#drafts-open")).to_be_hidden()  # (the tablet's stays while its panel is open)
     expect(drafts_items(t)).to_have_count(0)
+    expect(t.locator("#drafts-status")).to_have_text(re.compile("^No drafts"))
     assert line_ann.request("drafts")["drafts"] == []
 
     # Another device of ann's saves a draft of #general; the tablet deletes it from the list:
