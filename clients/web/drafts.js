@@ -40,7 +40,7 @@
 //
 //   times     key -> when its text was last typed here or stored there (ms, the server's clock
 //             as the page reckons it): the newer text wins
-//   server    key -> the text the server has, as last heard (reply or event)
+//   server    key -> the text the server has, as last heard (reply or event); serverAt its time
 //   typedAt   key -> when its box was last typed in here
 //   syncedAt  the last time the page heard the server's drafts (a reply or an event), kept
 //             across a reload: a draft of the cache not on the server and not typed since was
@@ -51,8 +51,8 @@
 // has been still for SAVE_AFTER_MS (`saveDue`: a debounce, not a save per key), and only
 // when it differs from the server's. A `draft` event (another device saved, or a message
 // sent cleared it) fills the box unless its person typed in it in the last TYPING_GUARD_MS
-// (`heard`): what someone is typing is never replaced under their fingers; their own save
-// follows, and wins, being newer. `pushed` counts the texts put in from outside, so that the
+// (`heard`): what someone is typing is never replaced under their fingers; once the box is
+// still, the newer of the two texts wins (`saveDue`: theirs goes in the box, or ours is saved). `pushed` counts the texts put in from outside, so that the
 // views put the open box's text in again. Keys are the room's name, or "room#rootId" for a
 // thread's box (threads.js draftKey), on the wire `room` and `thread` (`placeOf`, `keyOf`).
 
@@ -67,7 +67,7 @@ export const TYPING_GUARD_MS = 2000; // typed in this recently: an event does no
 export function emptySync(times = new Map(), syncedAt = null) {
   return {
     supported: false, // whether the server keeps drafts (its answer to `drafts` says)
-    times, server: new Map(), typedAt: new Map(), syncedAt,
+    times, server: new Map(), serverAt: new Map(), typedAt: new Map(), syncedAt,
     most: null, // the server's limits.drafts_per_user, from the list
     pushed: 0, // texts put in boxes from outside (merge, event): the views follow it
     full: false, // the server refused a new draft (too_many_drafts): said once
@@ -104,19 +104,21 @@ export function draftEntry(obj) {
  * its text. A key of the cache alone stays when typed after `syncedAt` (or when the page never
  * heard the server: null) and goes otherwise (deleted there). `pushable(key)`: whether the
  * server can hold it (its room is one of the person's): a key it cannot stays as it is.
- * Returns {drafts, times, server, push: keys whose text the server should get, changed:
- * whether any text of the cache changed}.
+ * Returns {drafts, times, server (key -> its text), serverAt (key -> its time), push: keys
+ * whose text the server should get, changed: whether any text of the cache changed}.
  */
 export function merge(drafts, times, listed, { syncedAt = null, typing = () => false,
   pushable = () => true } = {}) {
   const out = new Map(drafts);
   const outTimes = new Map(times);
   const server = new Map();
+  const serverAt = new Map();
   const push = [];
   let changed = false;
   for (const entry of (Array.isArray(listed) ? listed : []).map(draftEntry)) {
     if (!entry || entry.text === "" || server.has(entry.key)) continue;
     server.set(entry.key, entry.text);
+    serverAt.set(entry.key, entry.at);
     const mine = out.get(entry.key);
     const mineAt = outTimes.get(entry.key) ?? 0;
     if (mine === entry.text) {
@@ -139,20 +141,25 @@ export function merge(drafts, times, listed, { syncedAt = null, typing = () => f
       changed = true;
     }
   }
-  return { drafts: changed ? out : drafts, times: outTimes, server, push, changed };
+  return { drafts: changed ? out : drafts, times: outTimes, server, serverAt, push, changed };
 }
 
 /**
  * Whether key `key`'s text is due to be saved at `now`: null when not (the server keeps no
  * drafts, the page is offline, or the server has that text already), {wait: ms} while its
- * box was typed in less than SAVE_AFTER_MS ago, else {send: text} ("" deletes it).
+ * box was typed in less than SAVE_AFTER_MS ago, {adopt: text} when the server's text came
+ * after the last key typed here (another device's, kept out of the box while it was typed
+ * in: it goes in now, being the newer), else {send: text} ("" deletes it).
  */
 export function saveDue(sync, drafts, key, now, online) {
   if (!sync.supported || !online) return null;
-  const since = now - (sync.typedAt.get(key) ?? -Infinity);
+  const typedAt = sync.typedAt.get(key) ?? -Infinity;
+  const since = now - typedAt;
   if (since < SAVE_AFTER_MS) return { wait: SAVE_AFTER_MS - since };
   const text = (drafts && drafts.get(key)) || "";
-  if ((sync.server.get(key) || "") === text) return null;
+  const theirs = sync.server.get(key) || "";
+  if (theirs === text) return null;
+  if ((sync.serverAt.get(key) ?? -Infinity) > typedAt) return { adopt: theirs };
   return { send: text };
 }
 
@@ -174,15 +181,19 @@ export function typed(state, key, text, now) {
 
 /**
  * The server says (an event, or an answer) that `key` holds `text` since `at`: kept as the
- * server's, and put in the box unless it was typed in within TYPING_GUARD_MS of `now`.
- * Returns whether the box's text changed.
+ * server's, and put in the box unless its box holds text typed within TYPING_GUARD_MS of
+ * `now` (then `saveDraft` settles it once the box is still: the newer text wins). An empty
+ * box (a message just sent from it) has nothing to keep. Returns whether the box's text
+ * changed.
  */
 export function heard(state, key, text, at, now) {
   const sync = state.draftSync;
   if (text) sync.server.set(key, text);
   else sync.server.delete(key);
+  sync.serverAt.set(key, at);
   sync.syncedAt = Math.max(sync.syncedAt ?? 0, now);
-  if (now - (sync.typedAt.get(key) ?? -Infinity) < TYPING_GUARD_MS) return false;
+  if (now - (sync.typedAt.get(key) ?? -Infinity) < TYPING_GUARD_MS
+      && draftOf(state, key) !== "") return false;
   if ((sync.times.get(key) ?? 0) > at && draftOf(state, key) !== text) return false;
   sync.times.set(key, at);
   if (draftOf(state, key) === text) return false;

@@ -1041,6 +1041,8 @@ const ANSWERED = {
     if (asked.text) sync.server.set(key, asked.text);
     else sync.server.delete(key);
     sync.syncedAt = Math.max(sync.syncedAt ?? 0, now);
+    // (Its own text: never taken for another device's newer one, whatever its time.)
+    sync.serverAt.delete(key);
     if (Number.isSafeInteger(reply.updated_at) && draftOf(state, key) === asked.text) {
       sync.times.set(key, reply.updated_at);
     }
@@ -2464,6 +2466,7 @@ function draftsListed(state, reply, now) {
   state.drafts = merged.drafts;
   sync.times = merged.times;
   sync.server = merged.server;
+  sync.serverAt = merged.serverAt;
   sync.syncedAt = now;
   if (merged.changed) sync.pushed += 1;
   return merged.push.map((key) => draftRequest(key, merged.drafts.get(key) || ""));
@@ -2479,6 +2482,12 @@ export function saveDraft(state, key, now) {
   if (!due) return [];
   if (due.wait !== undefined) {
     return [{ later: due.wait, key: `draft:${key}`, action: "saveDraft", args: [key] }];
+  }
+  if (due.adopt !== undefined) { // another device's, newer than what was typed here
+    setDraft(state, key, due.adopt);
+    state.draftSync.times.set(key, state.draftSync.serverAt.get(key));
+    state.draftSync.pushed += 1;
+    return [];
   }
   return [draftRequest(key, due.send)];
 }

@@ -107,13 +107,16 @@ def test_a_draft_follows_ann_between_her_devices_and_goes_when_sent(
     assert (told["room"], told["text"]) == ("general", "")
     assert line_ann.request("drafts")["drafts"] == []
 
-    # What the server holds comes back with a reload (the browser's copy merged with it).
+    # What the server holds comes back with a reload (the browser's copy merged with it); the
+    # laptop, whose box a message just emptied, takes it in too (an empty box keeps nothing).
     line_ann.request("set_draft", room="random", text="after the reload")
     expect(t.locator("#drafts-count")).to_have_text("1")
+    expect(a.locator("#composer-text")).to_have_value("after the reload")
     t.reload()
     wait_online(t)
     expect(t.locator("#drafts-count")).to_have_text("1")
     room(t, "random").click()
+    expect(t.locator("#conv-title")).to_have_text("# random")
     expect(t.locator("#composer-text")).to_have_value("after the reload")
     line_ann.close()
     assert laptop.errors == [] and tablet.errors == []

@@ -210,6 +210,45 @@ test("an event fills a box not typed in, never the one typed in within the guard
   assert.equal(state.drafts.get("dev"), "from the laptop");
 });
 
+test("a box emptied by a send takes another device's new draft at once", () => {
+  const { state } = synced();
+  typed(state, "general", "sent now", 1_000);
+  typed(state, "general", "", 1_200); // Enter: the box is empty
+  apply(state, { op: "draft", room: "general", text: "the phone's next one", updated_at: 1_300 },
+    { now: 1_400 });
+  assert.equal(state.drafts.get("general"), "the phone's next one");
+  assert.deepEqual(actions.saveDraft(state, "general", 1_200 + SAVE_AFTER_MS), [],
+    "nothing to save: the server has it");
+});
+
+test("another device's newer draft kept out while typing goes in once the box is still", () => {
+  const { state } = synced();
+  typed(state, "general", "mine", 1_000);
+  apply(state, { op: "draft", room: "general", text: "theirs, later", updated_at: 1_500 },
+    { now: 1_600 });
+  assert.equal(state.drafts.get("general"), "mine", "typed 600 ms ago: kept");
+  const before = state.draftSync.pushed;
+  assert.deepEqual(actions.saveDraft(state, "general", 1_000 + SAVE_AFTER_MS), []);
+  assert.equal(state.drafts.get("general"), "theirs, later", "the newer text wins");
+  assert.equal(state.draftSync.pushed, before + 1);
+  // Typed again after it came: this box's text is the newer, and is saved.
+  typed(state, "general", "mine again", 5_000);
+  assert.deepEqual(requests(actions.saveDraft(state, "general", 5_000 + SAVE_AFTER_MS)),
+    [{ op: "set_draft", room: "general", text: "mine again" }]);
+});
+
+test("the answer to its own save never makes a text typed since look older", () => {
+  const { state } = synced();
+  typed(state, "general", "abc", 1_000);
+  const asked = requests(actions.saveDraft(state, "general", 2_600))[0];
+  typed(state, "general", "abcd", 2_700);
+  apply(state, { op: "ok", id: 6, room: "general", text: "abc", updated_at: 2_900 },
+    { request: asked, now: 2_950 });
+  assert.deepEqual(requests(actions.saveDraft(state, "general", 2_700 + SAVE_AFTER_MS)),
+    [{ op: "set_draft", room: "general", text: "abcd" }]);
+  assert.equal(state.drafts.get("general"), "abcd");
+});
+
 test("set_draft answered: the server has the text; refused: said once, or tried later", () => {
   const { state } = synced();
   typed(state, "general", "saved", 1_000);
