@@ -132,7 +132,7 @@ def test_slash_commands_in_the_message_box(
     box.fill("/help")  # a whole name: Enter runs it, the list open or not
     expect(page.get_by_role("listbox", name="Commands")).to_be_visible()
     box.press("Enter")
-    expect(page.locator("#composer-command dt")).to_have_count(19)
+    expect(page.locator("#composer-command dt")).to_have_count(20)
     expect(box).to_have_value("")
 
     # The thread panel's box: the list, a command sent as a reply, an error under its box.
