@@ -2304,7 +2304,9 @@ class _Builder:
                     parameters=[room_param],
                     body=_json(self.body({
                         "text": {"type": "string", "maxLength": limits.max_text_chars},
-                        "thread": {"type": "integer", "minimum": 1},
+                        "thread": {"type": ["integer", "null"], "minimum": 1,
+                                   "description": "The msg_id of a thread's root; absent or "
+                                                  "null: the room's own box."},
                     }, ["text"]), {"text": "I think we shoul"}),
                     ok=ok(200, "Saved: the draft as stored (`updated_at` absent and "
                           "`unchanged` true when nothing changed).", self.sent({
