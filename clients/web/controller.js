@@ -678,6 +678,7 @@ export class Controller {
       drafts: boxes.drafts,
       draftTimes: boxes.times,
       draftsSyncedAt: loadSyncedAt(session.username),
+      draftsUnsaved: boxes.unsaved,
       uploads: boxes.uploads,
       alerts: { ...loadAlerts(session.username),
         pushed: this.install.pushedFor(session.username) },
@@ -692,6 +693,7 @@ export class Controller {
     this.savedOutbox = this.state.outbox;
     this.savedDrafts = this.state.drafts;
     this.savedSyncedAt = this.state.draftSync.syncedAt;
+    this.savedSaves = this.state.draftSync.saves;
     this.savedUploads = this.state.uploads;
     this.savedBoxes = null;
     this.saveBoxes(); // without what was uploading: it is told below, once
@@ -952,9 +954,11 @@ export class Controller {
       this.savedOutbox = this.state.outbox;
     }
     if (this.state && (this.state.drafts !== this.savedDrafts
-        || this.state.uploads !== this.savedUploads)) {
+        || this.state.uploads !== this.savedUploads
+        || this.state.draftSync.saves !== this.savedSaves)) {
       this.saveBoxes();
       this.savedDrafts = this.state.drafts;
+      this.savedSaves = this.state.draftSync.saves;
     }
     if (this.state && this.state.draftSync.syncedAt !== this.savedSyncedAt) {
       // When the page last heard the server's drafts: a reload merges from there (drafts.js).
@@ -1025,7 +1029,7 @@ export class Controller {
     const state = this.state;
     if (!state) return;
     const text = JSON.stringify(drafts.saveDrafts(state.drafts, state.uploads, this.tab,
-      state.draftSync.times));
+      state.draftSync.times, state.draftSync.unsaved));
     if (text === this.savedBoxes) return; // (progress of an upload changes nothing saved)
     this.savedBoxes = text;
     try {

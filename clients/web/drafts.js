@@ -42,9 +42,11 @@
 //             as the page reckons it): the newer text wins
 //   server    key -> the text the server has, as last heard (reply or event); serverAt its time
 //   typedAt   key -> when its box was last typed in here
+//   unsaved   the keys typed here whose text the server has not confirmed yet (kept across a
+//             reload with the texts): a draft of the cache not on the server and not unsaved
+//             was deleted there (sent, or cleared, on another device) and goes
 //   syncedAt  the last time the page heard the server's drafts (a reply or an event), kept
-//             across a reload: a draft of the cache not on the server and not typed since was
-//             deleted there (sent, or cleared, on another device) and goes
+//             across a reload; null: never, and then every draft of the cache is the server's
 //
 // After each welcome the page asks `drafts` and merges (`merge`): per key the newer text
 // wins; what the cache wins is saved to the server. Typing saves a key's text once its box
@@ -64,10 +66,11 @@ export const SAVE_AFTER_MS = 1500; // a box still this long after a key: its tex
 export const TYPING_GUARD_MS = 2000; // typed in this recently: an event does not replace it
 
 /** The page's side of the server's drafts (see the theory of operation). */
-export function emptySync(times = new Map(), syncedAt = null) {
+export function emptySync(times = new Map(), syncedAt = null, unsaved = new Set()) {
   return {
     supported: false, // whether the server keeps drafts (its answer to `drafts` says)
-    times, server: new Map(), serverAt: new Map(), typedAt: new Map(), syncedAt,
+    times, server: new Map(), serverAt: new Map(), typedAt: new Map(), syncedAt, unsaved,
+    saves: 0, // changes of `unsaved`: the controller saves the boxes again when it moves
     most: null, // the server's limits.drafts_per_user, from the list
     pushed: 0, // texts put in boxes from outside (merge, event): the views follow it
     full: false, // the server refused a new draft (too_many_drafts): said once
@@ -101,14 +104,16 @@ export function draftEntry(obj) {
 /**
  * Merge the server's list (`listed`, its draft objects) into the cache (`drafts`, key ->
  * text, with `times`). Per key the newer text wins; a key typed in now (`typing(key)`) keeps
- * its text. A key of the cache alone stays when typed after `syncedAt` (or when the page never
- * heard the server: null) and goes otherwise (deleted there). `pushable(key)`: whether the
+ * its text; a key `unsaved` (typed here, not confirmed there) wins when typed after the
+ * server's; any other key of the cache is the server's copy, which the server's text replaces.
+ * A key of the cache alone stays when `unsaved` (or when the page never heard the server:
+ * `syncedAt` null) and goes otherwise (deleted there). `pushable(key)`: whether the
  * server can hold it (its room is one of the person's): a key it cannot stays as it is.
  * Returns {drafts, times, server (key -> its text), serverAt (key -> its time), push: keys
  * whose text the server should get, changed: whether any text of the cache changed}.
  */
 export function merge(drafts, times, listed, { syncedAt = null, typing = () => false,
-  pushable = () => true } = {}) {
+  pushable = () => true, unsaved = new Set() } = {}) {
   const out = new Map(drafts);
   const outTimes = new Map(times);
   const server = new Map();
@@ -123,7 +128,8 @@ export function merge(drafts, times, listed, { syncedAt = null, typing = () => f
     const mineAt = outTimes.get(entry.key) ?? 0;
     if (mine === entry.text) {
       outTimes.set(entry.key, Math.max(mineAt, entry.at));
-    } else if (typing(entry.key) || (mine !== undefined && mineAt > entry.at)) {
+    } else if (typing(entry.key)
+        || (mine !== undefined && unsaved.has(entry.key) && mineAt > entry.at)) {
       push.push(entry.key);
     } else {
       out.set(entry.key, entry.text);
@@ -133,7 +139,7 @@ export function merge(drafts, times, listed, { syncedAt = null, typing = () => f
   }
   for (const key of [...out.keys()]) {
     if (server.has(key) || !pushable(key)) continue;
-    if (typing(key) || syncedAt === null || (outTimes.get(key) ?? 0) > syncedAt) {
+    if (typing(key) || syncedAt === null || unsaved.has(key)) {
       push.push(key);
     } else {
       out.delete(key);
@@ -175,6 +181,7 @@ export function typed(state, key, text, now) {
   if (!sync) return [];
   sync.times.set(key, now);
   sync.typedAt.set(key, now);
+  markSaved(sync, key, false);
   if (!sync.supported) return [];
   return [{ later: SAVE_AFTER_MS, key: `draft:${key}`, action: "saveDraft", args: [key] }];
 }
@@ -196,10 +203,19 @@ export function heard(state, key, text, at, now) {
       && draftOf(state, key) !== "") return false;
   if ((sync.times.get(key) ?? 0) > at && draftOf(state, key) !== text) return false;
   sync.times.set(key, at);
+  markSaved(sync, key, true);
   if (draftOf(state, key) === text) return false;
   setDraft(state, key, text);
   sync.pushed += 1;
   return true;
+}
+
+/** Note whether key `key`'s text is the server's (`saved`) or typed here and not confirmed. */
+export function markSaved(sync, key, saved) {
+  if (sync.unsaved.has(key) !== saved) return;
+  if (saved) sync.unsaved.delete(key);
+  else sync.unsaved.add(key);
+  sync.saves += 1;
 }
 
 /**
@@ -236,7 +252,7 @@ export function setDraft(state, room, text) {
  * uploading in tab `tab`, and with `times` (room -> ms) the time of each text (`at`). The most recent DRAFTS_MAX rooms: by typing, and a room with only
  * files after those (it was attached to lately).
  */
-export function saveDrafts(drafts, uploads = [], tab = null, times = null) {
+export function saveDrafts(drafts, uploads = [], tab = null, times = null, unsaved = null) {
   const boxes = new Map();
   for (const [room, text] of drafts || []) boxes.set(room, { text, files: [], names: [] });
   for (const item of uploads) {
@@ -247,10 +263,12 @@ export function saveDrafts(drafts, uploads = [], tab = null, times = null) {
   }
   const saved = [...boxes].slice(-DRAFTS_MAX).map(([room, { text, files, names }]) => {
     const at = times && text ? times.get(room) : undefined;
-    if (!files.length && !names.length && !Number.isSafeInteger(at)) return [room, text];
+    const mine = Boolean(unsaved && text && unsaved.has(room));
+    if (!files.length && !names.length && !Number.isSafeInteger(at) && !mine) return [room, text];
     return [room, {
       ...(text ? { text } : {}),
       ...(Number.isSafeInteger(at) ? { at } : {}),
+      ...(mine ? { unsaved: true } : {}),
       ...(files.length ? { files } : {}),
       ...(names.length ? { unfinished: { tab, names } } : {}),
     }];
@@ -267,10 +285,11 @@ export function saveDrafts(drafts, uploads = [], tab = null, times = null) {
 export function restoreBoxes(saved) {
   const drafts = new Map();
   const times = new Map();
+  const unsaved = new Set();
   const uploads = [];
   const lost = [];
   if (!saved || typeof saved !== "object" || Array.isArray(saved)) {
-    return { drafts, uploads, lost, times };
+    return { drafts, uploads, lost, times, unsaved };
   }
   for (const [room, box] of Object.entries(saved).slice(-DRAFTS_MAX)) {
     if (typeof box === "string") {
@@ -281,6 +300,7 @@ export function restoreBoxes(saved) {
     if (typeof box.text === "string" && box.text !== "") {
       drafts.set(room, box.text);
       if (Number.isSafeInteger(box.at)) times.set(room, box.at);
+      if (box.unsaved === true) unsaved.add(room);
     }
     const ids = new Set();
     for (const value of Array.isArray(box.files) ? box.files : []) {
@@ -297,7 +317,7 @@ export function restoreBoxes(saved) {
       if (names.length) lost.push({ room, names, tab });
     }
   }
-  return { drafts, uploads, lost, times };
+  return { drafts, uploads, lost, times, unsaved };
 }
 
 /** The drafts' texts from what `saveDrafts` stored (room -> text; anything else dropped). */

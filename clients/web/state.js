@@ -202,7 +202,8 @@ const MAX_LATER_MS = 6 * 3600_000; // a timer this long at most (a later one is 
  * restored boxes: their drafts and the files uploaded there (drafts.js `restoreBoxes`).
  */
 export function initialState({ me = null, outbox: saved = [], visible = true,
-  drafts = new Map(), draftTimes = new Map(), draftsSyncedAt = null, uploads: kept = [],
+  drafts = new Map(), draftTimes = new Map(), draftsSyncedAt = null, draftsUnsaved = new Set(),
+  uploads: kept = [],
   focused = true,
   alerts: settings = alerts.defaultSettings(), seen = null } = {}) {
   return {
@@ -248,7 +249,7 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     jump: { room: null, msgId: null, tick: 0 }, // show this message (tick: each time asked)
     drafts, // room -> what its message box holds, not sent yet (drafts.js)
     // The server's copy of the drafts: times, what it has, what is typed now (drafts.js).
-    draftSync: drafting.emptySync(draftTimes, draftsSyncedAt),
+    draftSync: drafting.emptySync(draftTimes, draftsSyncedAt, draftsUnsaved),
     sighted: new Map(), // room -> seqs seen on screen, after its read marker (readmarks.js)
     maxText: 4000, // the longest message the server takes (welcome's max_text_chars if given)
     // The largest room where any member may mention a group (welcome's group_mention_members;
@@ -1043,8 +1044,9 @@ const ANSWERED = {
     sync.syncedAt = Math.max(sync.syncedAt ?? 0, now);
     // (Its own text: never taken for another device's newer one, whatever its time.)
     sync.serverAt.delete(key);
-    if (Number.isSafeInteger(reply.updated_at) && draftOf(state, key) === asked.text) {
-      sync.times.set(key, reply.updated_at);
+    if (draftOf(state, key) === asked.text) {
+      drafting.markSaved(sync, key, true);
+      if (Number.isSafeInteger(reply.updated_at)) sync.times.set(key, reply.updated_at);
     }
     sync.full = false;
     return [];
@@ -2462,6 +2464,7 @@ function draftsListed(state, reply, now) {
     syncedAt: sync.syncedAt,
     typing: (key) => now - (sync.typedAt.get(key) ?? -Infinity) < drafting.TYPING_GUARD_MS,
     pushable: (key) => draftable(state, key),
+    unsaved: sync.unsaved,
   });
   state.drafts = merged.drafts;
   sync.times = merged.times;
@@ -2469,6 +2472,11 @@ function draftsListed(state, reply, now) {
   sync.serverAt = merged.serverAt;
   sync.syncedAt = now;
   if (merged.changed) sync.pushed += 1;
+  for (const key of [...sync.unsaved]) { // what the server has now is no longer unsaved
+    if (!merged.push.includes(key) && merged.server.get(key) === merged.drafts.get(key)) {
+      drafting.markSaved(sync, key, true);
+    }
+  }
   return merged.push.map((key) => draftRequest(key, merged.drafts.get(key) || ""));
 }
 
@@ -2486,6 +2494,7 @@ export function saveDraft(state, key, now) {
   if (due.adopt !== undefined) { // another device's, newer than what was typed here
     setDraft(state, key, due.adopt);
     state.draftSync.times.set(key, state.draftSync.serverAt.get(key));
+    drafting.markSaved(state.draftSync, key, true);
     state.draftSync.pushed += 1;
     return [];
   }

@@ -25,6 +25,7 @@ function synced(listed = [], now = 1_000, before = {}) {
   for (const [key, [text, at]] of Object.entries(before)) {
     state.drafts = new Map([...state.drafts, [key, text]]);
     state.draftSync.times.set(key, at);
+    state.draftSync.unsaved.add(key); // typed here, not saved yet
   }
   const asked = requests(effects).find((r) => r.op === "drafts");
   assert.ok(asked, "the welcome asks for the drafts");
@@ -47,25 +48,29 @@ test("keys: a room's box is its name, a thread's is room#root; both ways", () =>
 });
 
 test("the merge: the newer text wins per key; the older side is told", () => {
-  const drafts = new Map([["general", "mine, newer"], ["dev", "mine, older"], ["same", "s"]]);
-  const times = new Map([["general", 900], ["dev", 100], ["same", 50]]);
+  const drafts = new Map([["general", "mine, newer"], ["dev", "mine, older"], ["same", "s"],
+    ["cached", "the server's old copy"]]);
+  const times = new Map([["general", 900], ["dev", 100], ["same", 50], ["cached", 999]]);
   const out = merge(drafts, times, [draft("general", "theirs", 500), draft("dev", "theirs", 600),
-    draft("same", "s", 70), draft("general", "twice", 1)], { syncedAt: 0 });
+    draft("same", "s", 70), draft("general", "twice", 1), draft("cached", "theirs now", 10)],
+  { syncedAt: 0, unsaved: new Set(["general", "dev"]) });
   assert.deepEqual([...out.drafts], [["general", "mine, newer"], ["dev", "theirs"],
-    ["same", "s"]]);
+    ["same", "s"], ["cached", "theirs now"]], "a copy not typed here is the server's");
   assert.deepEqual(out.push, ["general"]);
   assert.equal(out.times.get("dev"), 600);
   assert.equal(out.times.get("same"), 70);
   assert.ok(out.changed);
-  assert.deepEqual([...out.server], [["general", "theirs"], ["dev", "theirs"], ["same", "s"]]);
+  assert.deepEqual([...out.server], [["general", "theirs"], ["dev", "theirs"], ["same", "s"],
+    ["cached", "theirs now"]]);
 });
 
-test("the merge: a draft only here stays if typed since the last sync (or never synced)", () => {
+test("the merge: a draft only here stays if not saved yet (or never synced)", () => {
   const drafts = new Map([["offline", "typed offline"], ["gone", "sent on the phone"],
     ["nowhere", "a room the server cannot keep"]]);
-  const times = new Map([["offline", 800], ["gone", 300]]);
+  const times = new Map([["offline", 100], ["gone", 300]]);
   const pushable = (key) => key !== "nowhere";
-  const out = merge(drafts, times, [], { syncedAt: 500, pushable });
+  const out = merge(drafts, times, [], { syncedAt: 500, pushable,
+    unsaved: new Set(["offline"]) });
   assert.deepEqual([...out.drafts.keys()], ["offline", "nowhere"]);
   assert.deepEqual(out.push, ["offline"]);
   const first = merge(drafts, times, [], { syncedAt: null, pushable });
@@ -100,7 +105,9 @@ test("the merge's rule, on seeded random cases, against a model", () => {
       if (!random(5)) typing.add(key);
     }
     const syncedAt = random(3) ? random(100) : null;
-    const out = merge(drafts, times, listed, { syncedAt, typing: (k) => typing.has(k) });
+    const unsaved = new Set(rooms.filter(() => random(2)));
+    const out = merge(drafts, times, listed, { syncedAt, typing: (k) => typing.has(k),
+      unsaved });
     for (const key of rooms) {
       const theirs = listed.find((d) => keyOf(d.room, d.thread ?? null) === key);
       const mine = drafts.get(key);
@@ -108,10 +115,11 @@ test("the merge's rule, on seeded random cases, against a model", () => {
       let want;
       if (theirs) {
         // A box typed in now keeps what it holds (emptied, too); else the newer text.
-        const mineWins = typing.has(key) || (mine !== undefined && mineAt > theirs.updated_at);
+        const mineWins = typing.has(key)
+          || (mine !== undefined && unsaved.has(key) && mineAt > theirs.updated_at);
         want = mine === theirs.text || mineWins ? mine : theirs.text;
       } else {
-        want = mine !== undefined && (typing.has(key) || syncedAt === null || mineAt > syncedAt)
+        want = mine !== undefined && (typing.has(key) || syncedAt === null || unsaved.has(key))
           ? mine : undefined;
       }
       assert.equal(out.drafts.get(key), want, `seed ${seed}, ${key}`);
@@ -210,6 +218,18 @@ test("an event fills a box not typed in, never the one typed in within the guard
   assert.equal(state.drafts.get("dev"), "from the laptop");
 });
 
+test("typed, not saved yet, a reload later: it stays and is saved; once saved, the server's word goes", () => {
+  // Typed in "dev", reloaded before the save (unsaved), while an event for another room came.
+  const { state, pushed } = synced([], 1_000, { dev: ["typed just before", 900] });
+  assert.deepEqual(pushed, [{ op: "set_draft", room: "dev", text: "typed just before" }]);
+  apply(state, { op: "ok", id: 6, room: "dev", text: "typed just before", updated_at: 1_100 },
+    { request: pushed[0], now: 1_200 });
+  assert.equal(state.draftSync.unsaved.has("dev"), false, "the server has it now");
+  const saves = state.draftSync.saves;
+  typed(state, "dev", "more", 2_000);
+  assert.ok(state.draftSync.unsaved.has("dev") && state.draftSync.saves > saves);
+});
+
 test("a box emptied by a send takes another device's new draft at once", () => {
   const { state } = synced();
   typed(state, "general", "sent now", 1_000);
@@ -291,11 +311,12 @@ test("leaving a room drops its drafts, its threads' too", () => {
 
 test("the times are kept across a reload with the texts; old saved boxes still read", () => {
   const drafts = new Map([["general", "g"], ["dev", "d"]]);
-  const saved = saveDrafts(drafts, [], null, new Map([["general", 1234]]));
-  assert.deepEqual(saved, { general: { text: "g", at: 1234 }, dev: "d" });
+  const saved = saveDrafts(drafts, [], null, new Map([["general", 1234]]), new Set(["dev"]));
+  assert.deepEqual(saved, { general: { text: "g", at: 1234 }, dev: { text: "d", unsaved: true } });
   const back = restoreBoxes(JSON.parse(JSON.stringify(saved)));
   assert.deepEqual([...back.drafts], [["general", "g"], ["dev", "d"]]);
   assert.deepEqual([...back.times], [["general", 1234]]);
+  assert.deepEqual([...back.unsaved], ["dev"]);
   assert.deepEqual(saveDrafts(drafts), { general: "g", dev: "d" }, "without times: as before");
   const state = initialState({ me: "ann", drafts: back.drafts, draftTimes: back.times,
     draftsSyncedAt: 99 });
