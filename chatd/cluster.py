@@ -150,6 +150,9 @@ class Relay:
         on_revoked: ends this node's sessions of tokens revoked elsewhere.
         on_everyone: told every frame another node tells every user (a user group changed:
             this node's group names follow, chatd.group_names).
+        on_user_event: told every frame another node tells one user's connections, with
+            the user (a draft changed: this node's index of drafts follows, chatd.drafts);
+            it must not block.
         inbox_size: notices that may wait; past that they are dropped (and the connections
             repair the gaps), so that a slow database never backs up the notice callback.
         on_relayed: told, for the commits relayed (one call for a payload's carried ones,
@@ -164,6 +167,7 @@ class Relay:
                  on_revoked: Callable[[RevocationNotice], None] | None = None,
                  on_everyone: Callable[[bytes], None] | None = None,
                  inbox_size: int = 10_000, *, presence: PresenceTracker | None = None,
+                 on_user_event: Callable[[str, bytes], None] | None = None,
                  on_relayed: Callable[[str, int], None] = lambda _source, _count: None,
                  on_targets: Mapping[str, Callable[[], None]] | None = None,
                  ) -> None:
@@ -173,6 +177,7 @@ class Relay:
         self._registry = registry
         self._on_revoked = on_revoked
         self._on_everyone = on_everyone
+        self._on_user_event = on_user_event
         self._presence = presence
         self._send, self._receive = trio.open_memory_channel[_Item](inbox_size)
         #: Items in the inbox or being handled by :meth:`run` (see :meth:`_on_batch`).
@@ -389,6 +394,8 @@ class Relay:
                     self._on_everyone(notice.data)
                 await self._registry.send(ToEveryone(notice.data))
             else:
+                if self._on_user_event is not None:
+                    self._on_user_event(notice.user, notice.data)
                 await self._registry.send(ToUser(notice.user, notice.data))
         elif isinstance(notice, ReminderNotice):
             await self._reminder(notice)

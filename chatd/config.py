@@ -146,6 +146,7 @@ class LimitsConfig:
     scheduled_per_user: int = 100
     sections_per_user: int = 50
     keywords_per_user: int = 50
+    drafts_per_user: int = 200
     user_groups: int = 500
     user_group_members: int = 1000
     exports_per_hour: int = 1
@@ -504,7 +505,7 @@ def _validate(config: Config, problems: list[str]) -> None:
         "limits.rooms_per_hour", "limits.rooms_page_max", "limits.uploads_per_minute",
         "limits.searches_per_minute", "limits.pins_per_room", "limits.saved_per_user",
         "limits.scheduled_per_user", "limits.sections_per_user", "limits.keywords_per_user",
-        "limits.user_groups",
+        "limits.drafts_per_user", "limits.user_groups",
         "limits.user_group_members", "limits.exports_per_hour", "limits.export_keep_hours",
         "files.max_bytes", "files.quota_bytes", "files.link_seconds", "files.unattached_seconds",
         "emoji.max_bytes",

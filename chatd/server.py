@@ -34,6 +34,7 @@ from chatd.cluster import Nodes, Relay
 from chatd.committer import Committer
 from chatd.config import Config
 from chatd.connection import Connection, refuse
+from chatd.drafts import DraftSweeper
 from chatd.emails import UNSUBSCRIBE_LABEL, EmailNotifier, MissedMail
 from chatd.errors import ChatError
 from chatd.export import Exporter
@@ -186,18 +187,21 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
                             key=auth.derive_key(UNSUBSCRIBE_LABEL),
                             base_url=config.server.public_url, server=config.server.name)
     indexer = Indexer(storage, metrics, busy=lambda: committer.busy_for())
+    drafts = DraftSweeper(storage, lambda user, data: app.tell(user, data,
+                                                               "a draft cleared by a send"))
     # None of them waits: each queues the batch with send_nowait (or drops and counts it).
     committer = Committer(storage, registry, metrics, max_batch=config.database.max_batch,
                           max_flights=config.database.commits_in_flight,
                           on_committed=_each(pusher.offer, webhooks.offer, indexer.offer,
                                              lambda entries: previewer.offer(entries),
+                                             drafts.offer,
                                              *([emails.offer] if emails else [])),
                           on_followed=lambda states: teller.offer(states))
     app = App(config, storage, auth, metrics, registry, presence, committer,
               per_ip=ConnectionCounter(config.limits.connections_per_ip), pusher=pusher,
               nodes=nodes, webhooks=webhooks,
               reminders=reminders, mailer=mailer, emails=emails, missed=missed,
-              email_key=auth.derive_key(UNSUBSCRIBE_LABEL))
+              email_key=auth.derive_key(UNSUBSCRIBE_LABEL), drafts=drafts)
     app.scheduler = Scheduler(app, lease=config.cluster.claim_lease)
     app.due = due = DueLoop((reminders, app.scheduler, *([missed] if missed else [])),
                             check=config.cluster.reminder_check)
@@ -214,6 +218,7 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     if config.previews.enabled:
         await nursery.start(previewer.run)
     await nursery.start(indexer.run)
+    await nursery.start(drafts.run)
     await nursery.start(teller.run)
     app.exporter = Exporter(storage, app.files, config)
     await nursery.start(app.exporter.run)
@@ -221,10 +226,13 @@ async def run_actors(nursery: trio.Nursery, config: Config, storage: Storage, au
     relayed = {source: metrics.relayed_entries.labels(source) for source in ("notice", "read")}
     relay = Relay(storage, registry, on_revoked=functools.partial(_end_revoked, app),
                   on_everyone=app.group_names.heard,
+                  on_user_event=drafts.index.heard,
                   presence=presence,
                   on_relayed=lambda source, count: relayed[source].inc(count),
                   on_targets={"push_subscriptions": pusher.touched,
                               "room_webhooks": webhooks.touched,
+                              # (no notice names it: called when the listener is back)
+                              "drafts": drafts.index.forget_all,
                               **({"email": emails.touched} if emails else {})})
     await nursery.start(relay.run)
     # After the relay listens: a reminder another node claims from now on is heard here.

@@ -28,6 +28,7 @@ from chatd.auth import Auth, TokenClaims
 from chatd.cluster import Nodes
 from chatd.committer import Committer, Outcome, SendJob
 from chatd.config import Config, LimitsConfig
+from chatd.drafts import DraftSweeper
 from chatd.errors import ChatError
 from chatd.files import FileStore, open_file_store
 from chatd.group_names import GroupNames
@@ -128,6 +129,8 @@ class App:
     #: Builds the exports of users' data started on this node, and sweeps expired ones
     #: (chatd.export); None in tests of one.
     exporter: Exporter | None = None
+    #: Drafts cleared when their users send from them (chatd.drafts); None in tests of one.
+    drafts: DraftSweeper | None = None
     sessions: set[Endable] = dataclasses.field(default_factory=set)
     all_closed: trio.Event = dataclasses.field(default_factory=trio.Event)
     draining: bool = False

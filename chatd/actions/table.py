@@ -16,6 +16,7 @@ from typing import Any
 from chatd.actions import (
     contacts,
     dnd,
+    drafts,
     emoji,
     keywords,
     messages,
@@ -53,6 +54,7 @@ from chatd.protocol import (
     DeleteSection,
     DeleteUserGroup,
     Dm,
+    Drafts,
     Edit,
     EditHistoryRequest,
     EditScheduled,
@@ -96,6 +98,7 @@ from chatd.protocol import (
     Sections,
     Send,
     SetDnd,
+    SetDraft,
     SetIdle,
     SetKeywords,
     SetNotify,
@@ -203,6 +206,9 @@ OPERATIONS: dict[type[Request], Operation] = {
     # Notification keywords: a list on the user's row.
     Keywords: Operation(keywords.keywords),
     SetKeywords: Operation(keywords.set_keywords, rate=(keywords.KEYWORD_CHANGES,)),
+    # Drafts: the user's alone, a row per room and thread; typing saves them often.
+    Drafts: Operation(drafts.drafts),
+    SetDraft: Operation(drafts.set_draft, rate=(drafts.DRAFT_CHANGES,)),
     # The user's own sidebar sections: their list, and a mark of each membership.
     Sections: Operation(sections.sections),
     CreateSection: Operation(sections.create_section, rate=(sections.SECTION_CHANGES,)),

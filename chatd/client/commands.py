@@ -27,8 +27,10 @@ import emoji as _emoji
 from chatd.client.link import http_error
 from chatd.client.messages import reacted
 from chatd.client.render import (
+    ago,
     audit_text,
     dnd_text,
+    excerpt,
     keywords_text,
     notify_text,
     profile_text,
@@ -78,6 +80,7 @@ from chatd.protocol import (
     CustomEmojiList,
     Delete,
     DeleteUserGroup,
+    Drafts,
     Edit,
     EditHistoryRequest,
     EditScheduled,
@@ -123,6 +126,7 @@ from chatd.protocol import (
     Sections,
     Sent,
     SetDnd,
+    SetDraft,
     SetKeywords,
     SetNotify,
     SetProfile,
@@ -426,6 +430,9 @@ async def switch(client: ChatClient, arg: str) -> None:
         return
     client.current = room
     client.screen.notice(f"talking in [{client.label(room)}]")
+    draft = client.draft_of(room)
+    if draft:
+        client.screen.notice(f"your draft here: {excerpt(draft)} (/drafts lists them all)")
 
 
 async def rooms(client: ChatClient, arg: str) -> None:
@@ -1060,6 +1067,47 @@ async def keywords(client: ChatClient, arg: str) -> None:
         client.screen.notice(keywords_text(client.keywords))
 
     await client.ask("/keywords", SetKeywords(keywords=tuple(wanted)), Answer, on_ok)
+
+
+async def drafts(client: ChatClient, arg: str) -> None:
+    """``/drafts``: the user's drafts (what they typed and did not send yet, on any device:
+    the page keeps them on the server), the latest first, each with its room (and thread);
+    ``/drafts clear [ROOM]`` deletes the one of the current room (or ROOM)."""
+    action, _, rest = arg.strip().partition(" ")
+    if action.lower() == "clear":
+        room = client.room_arg(rest) if rest.strip() else client.current
+        if room is None:
+            if not rest.strip():
+                client.screen.problem("/drafts clear: no current room; /drafts clear ROOM")
+            return
+
+        async def on_cleared(reply: Answer) -> None:
+            client.drafts.pop((room, 0), None)
+            client.screen.notice(f"no draft in [{client.label(room)}] now")
+
+        await client.ask("/drafts", SetDraft(room=room, text=""), Answer, on_cleared)
+        return
+    if action:
+        client.screen.problem("usage: /drafts [clear [ROOM]]")
+        return
+
+    async def on_ok(reply: Answer) -> None:
+        found = client.take_drafts(reply.fields.get("drafts"))
+        if not found:
+            client.screen.notice("no drafts: what you type and do not send is kept here, "
+                                 "on every device (the web page saves it)")
+            return
+        client.screen.notice(f"drafts ({len(found)}), the latest first:")
+        now = client.server_now()
+        for draft in found:
+            where = client.label(draft["room"])
+            if draft.get("thread"):
+                where += f", thread of message {draft['thread']}"
+            at = draft.get("updated_at")
+            when = f" · {ago(now - at)}" if isinstance(at, int) else ""
+            client.screen.line(f"  [{where}]{when}: {excerpt(draft['text'])}")
+
+    await client.ask("/drafts", Drafts(), Answer, on_ok)
 
 
 async def seen(client: ChatClient, arg: str) -> None:
@@ -2603,6 +2651,8 @@ COMMANDS: dict[str, Command] = {
     "keywords": Command(keywords, "/keywords [add WORD…|remove WORD…|clear]",
                         "words that alert you as a mention does (push, --bell, highlighted), "
                         "on every device; \"on call\" in quotes for one of several words"),
+    "drafts": Command(drafts, "/drafts [clear [ROOM]]", "what you typed and did not send "
+                      "yet, in each room, on every device; clear deletes the room's"),
     "nick": Command(nick, "/nick [NAME|--clear]", "show or set your display name (shown "
                     "next to your login name)"),
     "status": Command(status, "/status [EMOJI] TEXT [--for 1h]|--clear",

@@ -106,6 +106,8 @@ from chatd.protocol import (
     CustomEmojiChanged,
     Dm,
     DndChanged,
+    DraftChanged,
+    Drafts,
     Entry,
     Error,
     FavouriteChanged,
@@ -359,6 +361,10 @@ class ChatClient:
         # The most keywords the server keeps for one user (the welcome's keywords_per_user;
         # None: an older server, which did not say): /keywords add says so before asking.
         self.keywords_max: int | None = None
+        # The user's drafts (set_draft, on any device), by room and thread (0: the room's
+        # own box): asked after every welcome, kept by the ``draft`` event; /switch shows
+        # the room's, /drafts lists them.
+        self.drafts: dict[tuple[str, int], str] = {}
         # Per (conversation, lower-case name), the msg_id of the user's message last said
         # seen by that member: "· bob has seen it" is said once a message.
         self._seen_said: dict[tuple[str, str], int] = {}
@@ -1506,6 +1512,7 @@ class ChatClient:
                 self.forget_room(room)
         self._welcome_notices(welcome, objects)
         await self._ask_user_groups()
+        await self._ask_drafts()
         self.ready.set()
         self._notify()
         await self._resend_pending()
@@ -1522,6 +1529,31 @@ class ChatClient:
 
         with contextlib.suppress(ConnectionLost):
             await self.request(UserGroupList(), on_reply)
+
+    async def _ask_drafts(self) -> None:
+        """Ask for the user's drafts (after every welcome: a draft changed while away is not
+        told again), without waiting. An older server leaves them unknown."""
+
+        async def on_reply(reply: Reply) -> None:
+            if isinstance(reply, Answer):
+                self.take_drafts(reply.fields.get("drafts"))
+
+        with contextlib.suppress(ConnectionLost):
+            await self.request(Drafts(), on_reply)
+
+    def take_drafts(self, listed: object) -> list[dict[str, Any]]:
+        """Keep the drafts of a ``drafts`` reply (what is not a draft object is left out);
+        the ones kept, in the reply's order."""
+        found = [d for d in (listed if isinstance(listed, list) else [])
+                 if isinstance(d, dict) and isinstance(d.get("room"), str)
+                 and isinstance(d.get("text"), str) and d["text"]
+                 and isinstance(d.get("thread", 0), int)]
+        self.drafts = {(d["room"], d.get("thread") or 0): d["text"] for d in found}
+        return found
+
+    def draft_of(self, room: str, thread: int = 0) -> str:
+        """The user's draft of ``room`` (of its thread ``thread``), "" when none is known."""
+        return self.drafts.get((room, thread), "")
 
     def _welcome_notices(self, welcome: Welcome, objects: list[Mapping[str, Any]]) -> None:
         """After the first welcome (and its pages): the rooms, the contacts, where to talk."""
@@ -1792,6 +1824,15 @@ class ChatClient:
         self.keywords = tuple(event.keywords)
         self.screen.notice(keywords_text(self.keywords) + " (changed on another device)")
 
+    async def _on_draft(self, event: DraftChanged) -> None:
+        """A draft of the user's changed on another device, or was sent: kept quietly (a
+        page saves one every few seconds while its person types); /switch shows it."""
+        key = (event.room, event.thread or 0)
+        if event.text:
+            self.drafts[key] = event.text
+        else:
+            self.drafts.pop(key, None)
+
     async def _on_read_receipts(self, event: ReadReceiptsChanged) -> None:
         """The user shares their read receipts now, or no longer (here or on another device:
         the reply to /receipts says nothing, this says it)."""
@@ -1930,6 +1971,7 @@ class ChatClient:
         Seen: _on_seen,
         ReadReceiptsChanged: _on_read_receipts,
         KeywordsChanged: _on_keywords,
+        DraftChanged: _on_draft,
         SectionsChanged: _on_sections,
         SectionChanged: _on_section,
         DndChanged: _on_dnd,

@@ -446,6 +446,21 @@ class _Builder:
                 description="One of the user's own sidebar sections: a named group of the "
                             "rooms and conversations they are in.",
                 examples=[{"id": 7, "name": "Work", "collapsed": False}]),
+            "Draft": self.sent(
+                {"room": _ref("RoomOrConversation"),
+                 "thread": {"type": "integer", "minimum": 1,
+                            "description": "The msg_id of the thread's root, for a draft of a "
+                                           "reply in a thread; absent: the room's own box."},
+                 "text": {"type": "string",
+                          "description": "What was typed; empty: the draft is gone."},
+                 "updated_at": {"type": "integer",
+                                "description": "When it was stored (ms since the epoch, the "
+                                               "server's clock): the newer copy wins."}},
+                ["room", "text", "updated_at"],
+                description="A draft of the user's: the half-typed message of a room or "
+                            "thread, on every device of theirs.",
+                examples=[{"room": "general", "text": "I think we shoul",
+                           "updated_at": 1700000000000}]),
             "UserGroup": self.sent(
                 {"name": _ref("UserGroupName"),
                  "description": {"type": "string", "maxLength": MAX_GROUP_DESCRIPTION_CHARS},
@@ -2559,6 +2574,66 @@ class _Builder:
                                {"keywords": ["deploy", "on call"]}),
                     ok=ok(200, "Set: the list as stored.", self.sent(keywords_list),
                           {"keywords": ["deploy", "on call"]}),
+                    errors=(400, 429),
+                ),
+            },
+            "/api/me/drafts": {"get": self.op(
+                "List the drafts",
+                "The user's drafts, the latest stored first, as the protocol's `drafts` (at "
+                f"most `limits.drafts_per_user`, {limits.drafts_per_user}: no paging), with "
+                "that limit (`most`).",
+                tag="accounts", op_id="drafts",
+                ok=ok(200, "The drafts.", self.sent({
+                    "drafts": {"type": "array", "items": _ref("Draft"),
+                               "maxItems": limits.drafts_per_user},
+                    "most": {"type": "integer", "minimum": 0},
+                }), {"drafts": [{"room": "general", "text": "I think we shoul",
+                                 "updated_at": 1700000000000}], "most": 200}),
+            )},
+            "/api/me/drafts/{room}": {
+                "put": self.op(
+                    "Save a draft",
+                    "As the protocol's `set_draft`: the user's draft of the room (of the "
+                    "thread whose root is message `thread`, when given) becomes `text` (at "
+                    f"most `limits.max_text_chars`, {limits.max_text_chars}, characters; "
+                    "empty or blank deletes it). The same text again is `unchanged`. A new "
+                    f"draft past `limits.drafts_per_user` ({limits.drafts_per_user}) is 409 "
+                    "`too_many_drafts`; a room the user is not in 403. When it changed, "
+                    "the user's connections get the `draft` event. A message the user sends "
+                    "there deletes it.",
+                    tag="accounts", op_id="setDraft",
+                    parameters=[room_param],
+                    body=_json(self.body({
+                        "text": {"type": "string", "maxLength": limits.max_text_chars},
+                        "thread": {"type": ["integer", "null"], "minimum": 1,
+                                   "description": "The msg_id of a thread's root; absent or "
+                                                  "null: the room's own box."},
+                    }, ["text"]), {"text": "I think we shoul"}),
+                    ok=ok(200, "Saved: the draft as stored (`updated_at` absent and "
+                          "`unchanged` true when nothing changed).", self.sent({
+                              "room": _ref("RoomOrConversation"),
+                              "thread": {"type": "integer", "minimum": 1},
+                              "text": {"type": "string"},
+                              "updated_at": {"type": "integer"},
+                              "unchanged": {"type": "boolean"},
+                          }, ["room", "text"])),
+                    errors=(403, 404, 409, 429),
+                ),
+                "delete": self.op(
+                    "Delete a draft",
+                    "As the protocol's `set_draft` with an empty text (nothing to delete is "
+                    "no error: `unchanged`). The user's connections get the `draft` event.",
+                    tag="accounts", op_id="deleteDraft",
+                    parameters=[room_param, query(
+                        "thread", {"type": "integer", "minimum": 1},
+                        "The msg_id of the thread's root: its draft, not the room's.")],
+                    ok=ok(200, "Deleted (or there was none).", self.sent({
+                        "room": _ref("RoomOrConversation"),
+                        "thread": {"type": "integer", "minimum": 1},
+                        "text": {"type": "string", "const": ""},
+                        "updated_at": {"type": "integer"},
+                        "unchanged": {"type": "boolean"},
+                    }, ["room", "text"])),
                     errors=(400, 429),
                 ),
             },

@@ -358,6 +358,16 @@ def _threads_fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
+def _draft_body(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``{text, thread?}`` of ``PUT /api/me/drafts/{room}``, with the room from the path."""
+    return {**json_body(request), "room": params["room"]}
+
+
+def _draft_deletion(request: Request, params: dict[str, str]) -> dict[str, Any]:
+    """``DELETE /api/me/drafts/{room}?thread=``: an empty text deletes the draft."""
+    return {**_ints(request, "thread"), "room": params["room"], "text": ""}
+
+
 def _hide_path(on: bool) -> Fields:
     """The fields of ``PUT`` (``on``: close) and ``DELETE /api/rooms/{room}/hidden``."""
     def fields(request: Request, params: dict[str, str]) -> dict[str, Any]:
@@ -922,6 +932,11 @@ ROUTES: list[Route] = [
     _route(r"/api/password-reset/(?P<token>[^/]+)", {"POST": _reset_password}),
     _route(r"/api/me/keywords", {"GET": operation("keywords"),
                                  "PUT": operation("set_keywords", _body)}),
+    _route(r"/api/me/drafts", {"GET": operation("drafts")}),
+    _route(r"/api/me/drafts/(?P<room>[^/]+)", {
+        "PUT": operation("set_draft", _draft_body),
+        "DELETE": operation("set_draft", _draft_deletion),
+    }),
     _route(r"/api/me/saved", {"GET": operation("saved_items", _saved_fields)}),
     _route(r"/api/me/saved/(?P<room>[^/]+)/(?P<msg_id>[0-9]{1,18})", {
         "PUT": operation("save", _save_body, shape=_saved_item), "DELETE": _unsave,

@@ -39,6 +39,7 @@ __all__ = [
     "SHUTTING_DOWN",
     "SLOW_CONSUMER",
     "TOO_LARGE",
+    "TOO_MANY_DRAFTS",
     "TOO_MANY_PINS",
     "TOO_MANY_SAVED",
     "TOO_MANY_SCHEDULED",
@@ -62,6 +63,7 @@ QUOTA_EXCEEDED: Final = "quota_exceeded"
 METHOD_NOT_ALLOWED: Final = "method_not_allowed"
 CONFLICT: Final = "conflict"
 ARCHIVED: Final = "archived"
+TOO_MANY_DRAFTS: Final = "too_many_drafts"
 TOO_MANY_PINS: Final = "too_many_pins"
 TOO_MANY_SAVED: Final = "too_many_saved"
 TOO_MANY_SCHEDULED: Final = "too_many_scheduled"
@@ -110,6 +112,8 @@ _TABLE: Final[dict[str, Code]] = {
     CONFLICT: Code("the name is taken", 409),
     ARCHIVED: Code("the room is archived: it can be read, but not written to, until it is "
                    "unarchived", 409),
+    TOO_MANY_DRAFTS: Code("the user has as many drafts as one may keep "
+                          "(limits.drafts_per_user): send or delete some first", 409),
     TOO_MANY_PINS: Code("the room has as many pinned messages as it may have "
                         "(limits.pins_per_room): unpin one first", 409),
     TOO_MANY_SAVED: Code("the user has saved as many messages as one may keep "

@@ -81,6 +81,8 @@ __all__ = [
     "DeleteUserGroup",
     "Dm",
     "DndChanged",
+    "DraftChanged",
+    "Drafts",
     "Edit",
     "EditHistoryRequest",
     "EditScheduled",
@@ -168,6 +170,7 @@ __all__ = [
     "Sent",
     "ServerEvent",
     "SetDnd",
+    "SetDraft",
     "SetIdle",
     "SetKeywords",
     "SetNotify",
@@ -709,6 +712,34 @@ class SetKeywords(Request):
     def wire(self) -> dict[str, Any]:
         # An empty list is sent (it clears them), where Request.wire leaves empty tuples out.
         obj: dict[str, Any] = {"op": self.OP, "keywords": list(self.keywords)}
+        if self.id is not None:
+            obj["id"] = self.id
+        return obj
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Drafts(Request):
+    """The user's drafts, the latest stored first (at most ``limits.drafts_per_user``)."""
+
+    OP: ClassVar[str] = "drafts"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SetDraft(Request):
+    """Store the user's draft of ``room`` (of its thread whose root is message ``thread``;
+    None: of the room's own box) as ``text``, at most ``max_text_chars`` characters; an
+    empty or blank text deletes it."""
+
+    OP: ClassVar[str] = "set_draft"
+    room: str
+    text: str
+    thread: int | None = None
+
+    def wire(self) -> dict[str, Any]:
+        # An empty text is sent (it deletes), where Request.wire leaves empty strings out.
+        obj: dict[str, Any] = {"op": self.OP, "room": self.room, "text": self.text}
+        if self.thread is not None:
+            obj["thread"] = self.thread
         if self.id is not None:
             obj["id"] = self.id
         return obj
@@ -1869,6 +1900,28 @@ class KeywordsChanged(ServerEvent):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DraftChanged(ServerEvent):
+    """The user's draft of ``room`` (of its thread ``thread``, or of the room itself: None)
+    as it is now, stored at ``updated_at`` (ms since the epoch), after ``set_draft`` on
+    another of their connections (or over HTTP), or a message they sent from it: an empty
+    ``text`` says it is gone. On any node."""
+
+    OP: ClassVar[str] = "draft"
+    room: str
+    text: str
+    updated_at: int
+    thread: int | None = None
+
+    def wire(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {"op": self.OP, "room": self.room}
+        if self.thread is not None:
+            obj["thread"] = self.thread
+        obj["text"] = self.text
+        obj["updated_at"] = self.updated_at
+        return obj
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SectionsChanged(ServerEvent):
     """The user's sidebar sections as they are now, in their order, after a change (one
     created, renamed, collapsed or expanded, moved, deleted) on any of their connections, on
@@ -2783,6 +2836,20 @@ def _parse_edit_section(obj: Mapping[str, Any], rid: RequestId, limits: Limits) 
                        position=position)
 
 
+def _parse_set_draft(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> SetDraft:
+    """``text`` is required; "" (or only white space) deletes the draft."""
+    room = _room(obj)
+    thread = _msg_id(obj, "thread", optional=True)
+    text = obj.get("text")
+    if not isinstance(text, str):
+        raise _Invalid("'text' must be a string (\"\" deletes the draft)")
+    if len(text) > limits.max_text_chars:
+        raise _Invalid(f"'text' must be at most {limits.max_text_chars} characters")
+    if not is_storable(text):
+        raise _Invalid("'text' must be valid Unicode without U+0000 or lone surrogates")
+    return SetDraft(id=rid, room=room, thread=thread, text=text if text.strip() else "")
+
+
 def _parse_set_section(obj: Mapping[str, Any], rid: RequestId, limits: Limits) -> SetSection:
     """``section`` is required: a section's id, or null for the default lists."""
     if "section" not in obj:
@@ -2902,6 +2969,8 @@ REQUESTS: Final[dict[str, tuple[type[Request], _Parser]]] = {
     "set_read_receipts": (SetReadReceipts, _fields(SetReadReceipts, on=_receipts_on)),
     "keywords": (Keywords, _fields(Keywords)),
     "set_keywords": (SetKeywords, _fields(SetKeywords, keywords=_keywords)),
+    "drafts": (Drafts, _fields(Drafts)),
+    "set_draft": (SetDraft, _parse_set_draft),
     "contacts": (Contacts, _parse_contacts),
     "add_contact": (AddContact, _fields(AddContact, user=_member)),
     "remove_contact": (RemoveContact, _fields(RemoveContact, user=_member)),
@@ -2990,6 +3059,7 @@ EVENTS: Final[dict[str, tuple[type[ServerEvent], ...]]] = {
     "favourite": (FavouriteChanged,),
     "sections": (SectionsChanged,),
     "keywords": (KeywordsChanged,),
+    "draft": (DraftChanged,),
     "section": (SectionChanged,),
     "dnd": (DndChanged,),
     "profile": (ProfileChanged,),

@@ -113,6 +113,7 @@ __all__ = [
     "Storage",
     "StorageStatistics",
     "StorageUnavailable",
+    "StoredDraft",
     "StoredFile",
     "TargetsNotice",
     "ThreadPage",
@@ -315,6 +316,19 @@ class SectionsChange:
     sections: SectionList
     section: Section | None
     changed: bool = True
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class StoredDraft:
+    """A user's draft (migration 0049): the ``text`` of the box of ``room`` (of the thread
+    whose root is message ``thread`` of it, or of the room itself: None), as last stored at
+    ``updated_at`` (ms since the epoch, the database's clock). A deletion is told as a
+    draft with an empty text, ``updated_at`` when it was deleted."""
+
+    room: str
+    thread: int | None
+    text: str
+    updated_at: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -2365,6 +2379,35 @@ class Storage(Protocol):
         ``favourite_at`` becomes now, unless it is one already: then it keeps its time), or
         unmark it (cleared). Any kind, archived too. ChatError('forbidden') for a non-member,
         'not_found' for an unknown room; nothing is stored then."""
+
+    async def drafts(self, user_id: int) -> list[StoredDraft]:
+        """The user's drafts (migration 0049), the latest stored first."""
+
+    async def set_draft(self, user_id: int, room: str, thread: int | None, text: str, *,
+                        most: int) -> StoredDraft | None:
+        """Store the user's draft of ``room`` (of its thread ``thread``, or of the room
+        itself: None) as ``text``, or delete it when ``text`` is empty; the draft as stored,
+        or when deleted a draft with an empty text and the time of the deletion; None when
+        nothing changed (the same text stored again, or no draft to delete). Storing a
+        draft the user does not have yet is refused with ChatError('too_many_drafts') when
+        they have ``most`` already (counted under the lock of their row, so that two
+        devices at once cannot both pass it), 'forbidden' for a room they are not a member
+        of, 'not_found' for an unknown room; a deletion is never refused."""
+
+    async def draft_keys(self, users: Sequence[str]) -> dict[str, set[tuple[str, int]]]:
+        """The rooms and threads (0: the room itself) each of ``users`` (names as stored,
+        compared ignoring case) has a draft of, by the user's name in lower case; a user
+        without drafts, or unknown, maps to an empty set."""
+
+    async def clear_sent_drafts(self, sent: Sequence[tuple[str, str, int, int]]
+                                ) -> list[tuple[str, StoredDraft]]:
+        """Delete the drafts their users' messages were sent from: each of ``sent`` is
+        ``(user, room, thread, ts)`` (a name as stored, thread 0 for the room itself, the
+        message's ts in ms), and deletes that user's draft of that room and thread if it was
+        stored no later than the message (a draft stored since, from another device, is
+        another message in the making). Returns each deletion as ``(user, draft)``: the
+        user's name as stored, the draft with an empty text and ``updated_at`` the
+        message's ts. One statement for all of them."""
 
     async def sections(self, user_id: int) -> SectionList:
         """The user's own sidebar sections, in their order (migration 0041)."""

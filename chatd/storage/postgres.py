@@ -105,6 +105,7 @@ from chatd.protocol.names import GROUP_MAX, conversation_name, is_conversation
 from chatd.search import SearchQuery
 from chatd.sections import SectionList, sections_from_json
 from chatd.storage import bots, exports
+from chatd.storage import drafts as user_drafts
 from chatd.storage import email as mail
 from chatd.storage import invitations as invites
 from chatd.storage import limits as shared_limits
@@ -196,6 +197,7 @@ from chatd.storage.base import (
     Storage,
     StorageStatistics,
     StorageUnavailable,
+    StoredDraft,
     StoredFile,
     TargetsNotice,
     ThreadPage,
@@ -4098,6 +4100,23 @@ class PostgresStorage:
     async def export_files(self, user_id: int, *, after: int, limit: int
                            ) -> list[ExportedFile]:
         return await self._run(exports.export_files, self._pool, user_id, after, limit)
+
+    # -- drafts (chatd/storage/drafts.py) ----------------------------------------------------
+
+    async def drafts(self, user_id: int) -> list[StoredDraft]:
+        return await self._run(user_drafts.drafts, self._pool, user_id)
+
+    async def set_draft(self, user_id: int, room: str, thread: int | None, text: str, *,
+                        most: int) -> StoredDraft | None:
+        return await self._run(user_drafts.set_draft, self._pool, user_id, room, thread,
+                               text, most)
+
+    async def draft_keys(self, users: Sequence[str]) -> dict[str, set[tuple[str, int]]]:
+        return await self._run(user_drafts.draft_keys, self._pool, users)
+
+    async def clear_sent_drafts(self, sent: Sequence[tuple[str, str, int, int]]
+                                ) -> list[tuple[str, StoredDraft]]:
+        return await self._run(user_drafts.clear_sent_drafts, self._pool, sent)
 
     # -- sections (chatd/storage/sections.py) ------------------------------------------------
 

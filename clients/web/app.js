@@ -5,7 +5,7 @@
 //               sends, one reducer per local action; pure (no DOM, no I/O, no clock)
 //   outbox.js   sends not yet acknowledged, resent with the same nonce; pure
 //   drafts.js   each room's half-typed message and uploaded files, kept per room (and across
-//               a reload); pure
+//               a reload), merged with the server's drafts and saved there; pure
 //   readmarks.js  where a room opens, and how far what was seen moves the read marker; pure
 //   sightings.js  which messages of the list were seen on screen (for readmarks.js)
 //   textlimit.js  the longest message, counted as the server counts; pure
@@ -82,6 +82,7 @@ import { SidebarView } from "./view-sidebar.js";
 import { SwitcherView } from "./view-switcher.js";
 import { ThreadView } from "./view-thread.js";
 import { ThreadsView } from "./view-threads.js";
+import { DraftsView } from "./view-drafts.js";
 import { UserGroupsView } from "./view-usergroups.js";
 import { ViewerView } from "./view-viewer.js";
 
@@ -106,6 +107,7 @@ const controller = new Controller({
   pins: new PinsView(),
   saved: new SavedView(),
   threads: new ThreadsView(),
+  drafts: new DraftsView(),
   scheduled: new ScheduledView(),
   userGroups: new UserGroupsView(),
   moderation: new ModerationView(),

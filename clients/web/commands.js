@@ -12,7 +12,8 @@
 //                            the reply to `join` opens the room, as the dialog's does)
 //   dialog {name, prefill}   a dialog of the page: "topic", "leave", "poll" (`prefill`: the
 //                            question and options given, for the poll's), "keywords"
-//                            (`prefill`: words to add, typed in its field)
+//                            (`prefill`: words to add, typed in its field), "drafts" (the
+//                            Drafts panel: the person's drafts, on every device)
 //   dm {users, text}         open (or start) the conversation with them; send `text` if any
 //   close {room}             close a conversation (hiding.js)
 //   readall {}               mark every room read (readmarks.js markAllRead; no question:
@@ -234,6 +235,11 @@ export const COMMANDS = new Map([
       return words ? { do: "dialog", name: "keywords", prefill: words }
         : { do: "dialog", name: "keywords" };
     },
+  }],
+  ["drafts", {
+    usage: "/drafts",
+    help: "what you typed and did not send yet, in each room, on every device",
+    plan: () => ({ do: "dialog", name: "drafts" }),
   }],
   ["search", {
     usage: "/search words",

@@ -33,7 +33,10 @@
 //
 // Drafts and the files attached in each room's box are saved together (drafts.js), whenever
 // the saved form changes: the uploaded files come back in the box after a reload; those still
-// uploading are told lost once (unless the tab uploading them is still open).
+// uploading are told lost once (unless the tab uploading them is still open). Each text is
+// saved with its time, and so is when the page last heard the server's drafts
+// (`chatd.drafts-synced.<user>`): after a welcome the server's list is merged with them
+// (drafts.js), the newer winning; typing saves to the server once the box is still.
 //
 // Idleness (idle.js): every key, pointer, touch and focus stamps the time, nothing more (and
 // looks at once only while idle); one timer looks when the page would turn idle, and a change
@@ -158,7 +161,7 @@ export class Controller {
       auth, sidebar, conversation, members, composer, dialogs, connection, layout, extras,
       attachments, viewer, alertsView, search, moderation, admin, pins, profile, thread,
       saved, threads, scheduled, userGroups, switcher, invites, email, exporting, roomLinks,
-      remindersSet,
+      remindersSet, drafts: draftsView,
     } = views;
     const whenOnline = (action) => (...args) => {
       if (this.online) action(...args);
@@ -304,7 +307,7 @@ export class Controller {
         model.replyInThread, { text: question, poll: { options, multiple }, nonce,
           now: clock.now() })),
       typed: () => this.act(model.typed, clock.now()),
-      draft: (key, text) => this.act(drafts.setDraft, key, text),
+      draft: (key, text) => this.act(drafts.typed, key, text, clock.now()),
       follow: (on) => {
         const panel = this.state && this.state.threadPanel;
         if (!panel || !panel.root) return;
@@ -333,6 +336,20 @@ export class Controller {
         this.act(model.openFollowed, { room: t.room, rootId: t.rootId });
         if (this.state && this.state.threadPanel.shown) thread.open();
       },
+    });
+    draftsView.bind({
+      opened: this.sidePanelOpened(draftsView, () => []),
+      openItem: (d) => {
+        draftsView.itemOpened();
+        if (d.thread === null) {
+          this.choose(model.selectRoom, d.room);
+          composer.focus();
+          return;
+        }
+        this.act(model.openFollowed, { room: d.room, rootId: d.thread });
+        if (this.state && this.state.threadPanel.shown) thread.open();
+      },
+      remove: (key) => this.act(model.deleteDraft, key),
     });
     scheduled.bind({
       opened: this.sidePanelOpened(scheduled, model.openScheduled),
@@ -481,7 +498,7 @@ export class Controller {
         return this.runCommand(text, "room");
       },
       typing: () => this.act(model.typed, clock.now()),
-      draft: (room, text) => this.act(drafts.setDraft, room, text),
+      draft: (room, text) => this.act(drafts.typed, room, text, clock.now()),
     });
     dialogs.bind({
       ask: (op, fields) => this.ask(op, fields),
@@ -710,6 +727,9 @@ export class Controller {
       visible: document.visibilityState === "visible",
       focused: document.hasFocus(),
       drafts: boxes.drafts,
+      draftTimes: boxes.times,
+      draftsSyncedAt: loadSyncedAt(session.username),
+      draftsUnsaved: boxes.unsaved,
       uploads: boxes.uploads,
       alerts: { ...loadAlerts(session.username),
         pushed: this.install.pushedFor(session.username) },
@@ -723,6 +743,8 @@ export class Controller {
     this.seenSavedAt = -Infinity;
     this.savedOutbox = this.state.outbox;
     this.savedDrafts = this.state.drafts;
+    this.savedSyncedAt = this.state.draftSync.syncedAt;
+    this.savedSaves = this.state.draftSync.saves;
     this.savedUploads = this.state.uploads;
     this.savedBoxes = null;
     this.saveBoxes(); // without what was uploading: it is told below, once
@@ -870,8 +892,10 @@ export class Controller {
    * scheduled, user groups): close every one but `keep`, none taking the focus back.
    */
   closeSidePanels(keep = null) {
-    const { search, pins, thread, saved, threads, scheduled, userGroups } = this.views;
-    for (const panel of [search, pins, thread, saved, threads, scheduled, userGroups]) {
+    const { search, pins, thread, saved, threads, scheduled, userGroups, drafts: draftsView,
+    } = this.views;
+    for (const panel of [search, pins, thread, saved, threads, scheduled, userGroups,
+      draftsView]) {
       if (panel !== keep) panel.close({ refocus: false });
     }
   }
@@ -983,9 +1007,16 @@ export class Controller {
       this.savedOutbox = this.state.outbox;
     }
     if (this.state && (this.state.drafts !== this.savedDrafts
-        || this.state.uploads !== this.savedUploads)) {
+        || this.state.uploads !== this.savedUploads
+        || this.state.draftSync.saves !== this.savedSaves)) {
       this.saveBoxes();
       this.savedDrafts = this.state.drafts;
+      this.savedSaves = this.state.draftSync.saves;
+    }
+    if (this.state && this.state.draftSync.syncedAt !== this.savedSyncedAt) {
+      // When the page last heard the server's drafts: a reload merges from there (drafts.js).
+      this.savedSyncedAt = this.state.draftSync.syncedAt;
+      saveSyncedAt(this.state.me, this.savedSyncedAt);
     }
     if (this.state && this.state.alerts !== this.savedAlerts) {
       saveAlerts(this.state.me, this.state.alerts);
@@ -1050,7 +1081,8 @@ export class Controller {
   saveBoxes() {
     const state = this.state;
     if (!state) return;
-    const text = JSON.stringify(drafts.saveDrafts(state.drafts, state.uploads, this.tab));
+    const text = JSON.stringify(drafts.saveDrafts(state.drafts, state.uploads, this.tab,
+      state.draftSync.times, state.draftSync.unsaved));
     if (text === this.savedBoxes) return; // (progress of an upload changes nothing saved)
     this.savedBoxes = text;
     try {
@@ -1599,6 +1631,10 @@ export class Controller {
         return {};
       }
       case "dialog": {
+        if (plan.name === "drafts") { // (the page's own list: offline too)
+          this.views.drafts.open();
+          return {};
+        }
         if (!this.online) return offline;
         if (plan.name === "keywords" && this.state.keywords.list === null) {
           return { problem: "This server does not keep notification keywords." };
@@ -1900,12 +1936,12 @@ export class Controller {
       const {
         sidebar, conversation, members, composer, connection, extras, attachments, viewer,
         alertsView, search, moderation, admin, pins, profile, emoji, thread, saved, threads,
-        scheduled, userGroups, invites, keywords,
+        scheduled, userGroups, invites, keywords, drafts: draftsView,
       } = this.views;
       // (The scheduled messages' view last: its clocks follow the Send buttons drawn before.)
       for (const view of [sidebar, conversation, members, composer, connection, extras,
         attachments, viewer, alertsView, search, moderation, admin, pins, profile, emoji,
-        thread, saved, threads, scheduled, userGroups, invites, keywords]) {
+        thread, saved, threads, draftsView, scheduled, userGroups, invites, keywords]) {
         view.render(this.state, now);
       }
       this.readers.render(this.state); // (a reader's name learnt since it opened)
@@ -1980,6 +2016,28 @@ function draftsKey(me) {
   return `chatd.drafts.${me.toLowerCase()}`;
 }
 
+function syncedKey(me) {
+  return `chatd.drafts-synced.${me.toLowerCase()}`;
+}
+
+/** When the page last heard the server's drafts (drafts.js `syncedAt`), or null. */
+function loadSyncedAt(me) {
+  try {
+    const value = JSON.parse(localStorage.getItem(syncedKey(me)) || "null");
+    return Number.isSafeInteger(value) ? value : null;
+  } catch {
+    return null; // a damaged entry: as if never heard
+  }
+}
+
+function saveSyncedAt(me, at) {
+  try {
+    if (Number.isSafeInteger(at)) localStorage.setItem(syncedKey(me), JSON.stringify(at));
+  } catch {
+    // Storage full or refused: a reload then keeps the drafts typed here (none is lost).
+  }
+}
+
 function loadBoxes(me) {
   try {
     return drafts.restoreBoxes(JSON.parse(localStorage.getItem(draftsKey(me)) || "{}"));
@@ -2026,6 +2084,7 @@ function loadSeen(me) {
  * logged out. */
 function forgetKept(me) {
   localStorage.removeItem(draftsKey(me));
+  localStorage.removeItem(syncedKey(me));
   localStorage.removeItem(seenKey(me));
   tabsStore.forget(me); // the alerts told lately (tabs.js)
 }

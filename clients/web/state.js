@@ -168,6 +168,7 @@ import * as receipting from "./receipts.js";
 import * as keywording from "./keywords.js";
 import * as sectioning from "./sections.js";
 import { allRead, openingPage } from "./readmarks.js";
+import * as drafting from "./drafts.js";
 import { draftOf, setDraft } from "./drafts.js";
 import { MAX_FILES } from "./files.js";
 import { firstRoom, resumePoints } from "./select.js";
@@ -203,7 +204,9 @@ const MAX_LATER_MS = 6 * 3600_000; // a timer this long at most (a later one is 
  * restored boxes: their drafts and the files uploaded there (drafts.js `restoreBoxes`).
  */
 export function initialState({ me = null, outbox: saved = [], visible = true,
-  drafts = new Map(), uploads: kept = [], focused = true,
+  drafts = new Map(), draftTimes = new Map(), draftsSyncedAt = null, draftsUnsaved = new Set(),
+  uploads: kept = [],
+  focused = true,
   alerts: settings = alerts.defaultSettings(), seen = null } = {}) {
   return {
     me, // the user's name as registered (from the welcome; as typed until then)
@@ -247,6 +250,8 @@ export function initialState({ me = null, outbox: saved = [], visible = true,
     editing: null, // {room, msgId}: the message being edited in place
     jump: { room: null, msgId: null, tick: 0 }, // show this message (tick: each time asked)
     drafts, // room -> what its message box holds, not sent yet (drafts.js)
+    // The server's copy of the drafts: times, what it has, what is typed now (drafts.js).
+    draftSync: drafting.emptySync(draftTimes, draftsSyncedAt, draftsUnsaved),
     sighted: new Map(), // room -> seqs seen on screen, after its read marker (readmarks.js)
     maxText: 4000, // the longest message the server takes (welcome's max_text_chars if given)
     // The largest room where any member may mention a group (welcome's group_mention_members;
@@ -465,6 +470,8 @@ const EVENTS = {
     if (state.saidIdle !== state.idle) effects.push(request("idle", { idle: state.idle }));
     // Custom emoji added or removed while away are not replayed: the list is asked again.
     effects.push(request("custom_emoji"));
+    // So are drafts saved or sent on other devices: the server's list, merged (drafts.js).
+    effects.push(request("drafts"));
     // So are user groups (their `you` says which of a message's groups mention this person).
     effects.push(request("user_groups", grouping.begin(state.userGroups)));
     if (state.userGroups.open) {
@@ -527,6 +534,13 @@ const EVENTS = {
   read_receipts(state, frame) {
     // The person turned the sharing of their read receipts on or off (here or elsewhere).
     if (typeof frame.on === "boolean") receipting.confirmShare(state.receipts, frame.on);
+    return [];
+  },
+
+  draft(state, frame, now) {
+    // A draft of the person's was saved on another device, or cleared by a message sent.
+    const entry = drafting.draftEntry(frame);
+    if (entry) drafting.heard(state, entry.key, entry.text, entry.at, now);
     return [];
   },
 
@@ -1024,6 +1038,27 @@ const ANSWERED = {
     return [];
   },
 
+  drafts(state, asked, reply, now) {
+    return draftsListed(state, reply, now);
+  },
+
+  set_draft(state, asked, reply, now) {
+    // Stored as asked (or it was so already): the server has that text now.
+    const key = drafting.keyOf(asked.room, asked.thread ?? null);
+    const sync = state.draftSync;
+    if (asked.text) sync.server.set(key, asked.text);
+    else sync.server.delete(key);
+    sync.syncedAt = Math.max(sync.syncedAt ?? 0, now);
+    // (Its own text: never taken for another device's newer one, whatever its time.)
+    sync.serverAt.delete(key);
+    if (draftOf(state, key) === asked.text) {
+      drafting.markSaved(sync, key, true);
+      if (Number.isSafeInteger(reply.updated_at)) sync.times.set(key, reply.updated_at);
+    }
+    sync.full = false;
+    return [];
+  },
+
   set_keywords(state, asked, reply) {
     // The list as stored (trimmed, duplicates folded); as asked, from a reply without it.
     keywording.answered(state.keywords, keywording.listOf(reply.keywords)
@@ -1269,6 +1304,28 @@ const REFUSED = {
       state.receipts.asked.delete(asked.room);
     }
     return [];
+  },
+
+  drafts(state, asked, error) {
+    // A server that keeps no drafts (unknown_op): the page keeps them alone, as before.
+    if (error.code === "unknown_op") state.draftSync.supported = false;
+    return [];
+  },
+
+  set_draft(state, asked, error) {
+    const key = drafting.keyOf(asked.room, asked.thread ?? null);
+    if (error.code === "rate_limited") {
+      const wait = Number.isSafeInteger(error.retry_after) ? error.retry_after : 2000;
+      return [{ later: Math.max(wait, drafting.SAVE_AFTER_MS), key: `draft:${key}`,
+        action: "saveDraft", args: [key] }];
+    }
+    if (error.code === "too_many_drafts" && !state.draftSync.full) {
+      state.draftSync.full = true;
+      const most = state.draftSync.most ?? "as many";
+      return [{ toast: `You have ${most} drafts already: this one is kept in this browser `
+        + "only. Send or delete some (Drafts, in the sidebar) to keep it on every device." }];
+    }
+    return []; // offline (saved after the welcome), or the room is gone (with its drafts)
   },
 
   set_keywords(state, asked, error) {
@@ -2386,7 +2443,83 @@ function renewLater(state, now) {
 
 /** The reducers that `later` effects name (called with their args, then the time). */
 export const actions = { flushReads, retrySend, renewLinks, listRooms, listContacts,
-  pauseEnded, askProfiles, statusesEnded };
+  pauseEnded, askProfiles, statusesEnded, saveDraft };
+
+// -- drafts on the server (drafts.js) -------------------------------------------------------
+
+/** Whether the server can keep a draft of `key`: its room is one of the person's. */
+function draftable(state, key) {
+  const room = state.rooms.get(drafting.placeOf(key).room);
+  return Boolean(room) && !room.draft;
+}
+
+/** The `set_draft` request that gives the server key `key`'s `text` ("" deletes it). */
+function draftRequest(key, text) {
+  const { room, thread } = drafting.placeOf(key);
+  return request("set_draft", { room, ...(thread === null ? {} : { thread }), text });
+}
+
+/**
+ * The server's drafts (the answer to `drafts`, after each welcome): merged with the boxes,
+ * the newer text winning; what the boxes win is saved there.
+ */
+function draftsListed(state, reply, now) {
+  const sync = state.draftSync;
+  sync.supported = true;
+  sync.most = Number.isSafeInteger(reply.most) ? reply.most : null;
+  const merged = drafting.merge(state.drafts, sync.times, reply.drafts, {
+    syncedAt: sync.syncedAt,
+    typing: (key) => now - (sync.typedAt.get(key) ?? -Infinity) < drafting.TYPING_GUARD_MS,
+    pushable: (key) => draftable(state, key),
+    unsaved: sync.unsaved,
+  });
+  state.drafts = merged.drafts;
+  sync.times = merged.times;
+  sync.server = merged.server;
+  sync.serverAt = merged.serverAt;
+  sync.syncedAt = now;
+  if (merged.changed) sync.pushed += 1;
+  for (const key of [...sync.unsaved]) { // what the server has now is no longer unsaved
+    if (!merged.push.includes(key) && merged.server.get(key) === merged.drafts.get(key)) {
+      drafting.markSaved(sync, key, true);
+    }
+  }
+  return merged.push.map((key) => draftRequest(key, merged.drafts.get(key) || ""));
+}
+
+/**
+ * Save key `key`'s text on the server once its box is still (drafts.js `saveDue`): the `later`
+ * effect of typing comes here, and waits again while the typing goes on.
+ */
+export function saveDraft(state, key, now) {
+  if (!draftable(state, key)) return [];
+  const due = drafting.saveDue(state.draftSync, state.drafts, key, now, online(state));
+  if (!due) return [];
+  if (due.wait !== undefined) {
+    return [{ later: due.wait, key: `draft:${key}`, action: "saveDraft", args: [key] }];
+  }
+  if (due.adopt !== undefined) { // another device's, newer than what was typed here
+    setDraft(state, key, due.adopt);
+    state.draftSync.times.set(key, state.draftSync.serverAt.get(key));
+    drafting.markSaved(state.draftSync, key, true);
+    state.draftSync.pushed += 1;
+    return [];
+  }
+  return [draftRequest(key, due.send)];
+}
+
+/** Delete the draft of `key` (the Drafts list's delete): its box is emptied, everywhere. */
+export function deleteDraft(state, key) {
+  if (!draftOf(state, key)) return [];
+  setDraft(state, key, "");
+  const sync = state.draftSync;
+  sync.pushed += 1; // the open box empties too
+  sync.typedAt.delete(key);
+  if (!sync.supported || !online(state) || !draftable(state, key) || !sync.server.has(key)) {
+    return [];
+  }
+  return [draftRequest(key, "")];
+}
 
 // -- changes to messages (protocol v2) -------------------------------------------------------
 
@@ -3335,6 +3468,10 @@ function roomFor(state, name) {
 
 function forgetRoom(state, name) {
   state.rooms.delete(name);
+  // Its drafts went with the membership on the server; the boxes' copies go too.
+  for (const key of [...(state.drafts || new Map()).keys()]) {
+    if (drafting.placeOf(key).room === name) setDraft(state, key, "");
+  }
   state.late.delete(name);
   if (state.listing) {
     state.listing.unlisted.delete(name);

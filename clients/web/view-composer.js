@@ -25,6 +25,7 @@ export class ComposerView {
     this.on = {};
     this.room = null; // the room whose draft the box holds
     this.restored = 0; // the texts of refused schedules put back, as read (scheduled.js)
+    this.pushed = 0; // the drafts put in from outside (another device), as read (drafts.js)
     this.maxText = MAX_TEXT_CHARS;
     this.attached = readiness([], null); // where the room's attachments stand
     const box = $("composer-text");
@@ -169,6 +170,17 @@ export class ComposerView {
       box.value = draftOf(state, name);
       this.autosize();
       this.showLength();
+    }
+    if (state.draftSync.pushed !== this.pushed) {
+      // A draft saved on another device (or cleared by a message sent there): the box shows
+      // it, unless it holds it already (drafts.js never puts one in while its box is typed in).
+      this.pushed = state.draftSync.pushed;
+      const text = draftOf(state, name);
+      if (name !== null && box.value !== text) {
+        box.value = text;
+        this.autosize();
+        this.showLength();
+      }
     }
     if (state.scheduled.restored !== this.restored) {
       // A refused schedule's text is back in the draft of its box: shown if the box is empty.

@@ -97,11 +97,12 @@ export class LayoutView {
     const membersDrawer = !WIDE.matches;
     // On a phone the search panel covers the whole page (view-search.js), as the pinned
     // messages (view-pins.js), a thread (view-thread.js), the saved messages (view-saved.js),
-    // the followed threads (view-threads.js) and the scheduled ones (view-scheduled.js) do, in
-    // the same place.
+    // the followed threads (view-threads.js), the scheduled ones (view-scheduled.js) and the
+    // drafts (view-drafts.js) do, in the same place.
     const panel = app.classList.contains("searching") || app.classList.contains("pinning")
       || app.classList.contains("threading") || app.classList.contains("later")
-      || app.classList.contains("inboxing") || app.classList.contains("scheduling");
+      || app.classList.contains("inboxing") || app.classList.contains("scheduling")
+      || app.classList.contains("drafting");
     const searchCovers = PHONE.matches && panel;
     $("sidebar").inert = (sidebarDrawer && !navOpen) || searchCovers;
     $("members").inert = (membersDrawer ? !membersOpen : app.classList.contains("members-hidden"))

@@ -51,6 +51,7 @@ export class ThreadView extends SidePanel {
     this.shownTarget = null; // the last reply aimed at that was shown (threads.js aim)
     this.reported = new Set(); // the seqs of the thread told seen (readmarks.js)
     this.draftKey = null; // where the box's text is kept (threads.js draftKey)
+    this.pushed = 0; // the drafts put in from outside (another device), as read (drafts.js)
     this.restored = 0; // the texts of refused schedules put back, as read (scheduled.js)
     const panelHandlers = () => ({
       ...this.conversation(),
@@ -196,6 +197,16 @@ export class ThreadView extends SidePanel {
       list.replaceChildren();
     } else {
       this.completion.refresh(); // (the room's members may have come since a key was pressed)
+    }
+    if (state.draftSync.pushed !== this.pushed) {
+      // The thread's draft saved on another device (or cleared by a reply sent there).
+      this.pushed = state.draftSync.pushed;
+      const box = $("thread-text");
+      const text = this.draftKey ? draftOf(state, this.draftKey) : box.value;
+      if (box.value !== text) {
+        box.value = text;
+        box.rows = Math.min(8, Math.max(1, box.value.split("\n").length));
+      }
     }
     if (state.scheduled.restored !== this.restored) {
       // A refused schedule's text is back in its draft: shown if the box is empty.

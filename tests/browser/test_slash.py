@@ -66,13 +66,13 @@ def test_slash_commands_in_the_message_box(
     box.press_sequentially("/")
     listing = page.get_by_role("listbox", name="Commands")
     expect(listing).to_be_visible()
-    expect(listing.get_by_role("option")).to_have_count(19)  # (with /keywords)
+    expect(listing.get_by_role("option")).to_have_count(20)  # (with /keywords, /drafts)
     expect(listing.get_by_role("option").first).to_contain_text("/shrug [text]")
     expect(listing.get_by_role("option").first).to_contain_text("¯\\_(ツ)_/¯ after it")
     assert axe_serious(page) == []
     shot(page, artifacts, "desktop-slash")
     box.press_sequentially("d")
-    assert options(page) == ["/dm @name… [text]", "/dnd [30m|1h|2h|1d|off]"]
+    assert options(page) == ["/dm @name… [text]", "/dnd [30m|1h|2h|1d|off]", "/drafts"]
     box.press("ArrowDown")
     box.press("Tab")
     expect(box).to_have_value("/dnd ")
@@ -132,7 +132,7 @@ def test_slash_commands_in_the_message_box(
     box.fill("/help")  # a whole name: Enter runs it, the list open or not
     expect(page.get_by_role("listbox", name="Commands")).to_be_visible()
     box.press("Enter")
-    expect(page.locator("#composer-command dt")).to_have_count(19)
+    expect(page.locator("#composer-command dt")).to_have_count(20)
     expect(box).to_have_value("")
 
     # The thread panel's box: the list, a command sent as a reply, an error under its box.

@@ -158,7 +158,8 @@ test("the saved boxes are bounded: the most recent rooms, at most MAX_FILES file
 });
 
 test("junk in storage gives empty boxes, never an exception; malformed parts are dropped", () => {
-  const empty = { drafts: new Map(), uploads: [], lost: [] };
+  const empty = { drafts: new Map(), uploads: [], lost: [], times: new Map(),
+    unsaved: new Set() };
   for (const junk of [undefined, null, "text", 7, true, [], ["a"], [{ files: [] }]]) {
     assert.deepEqual(restoreBoxes(junk), empty, JSON.stringify(junk));
   }

@@ -163,6 +163,11 @@ test("/search opens the search with its words; /help lists; an unknown name is r
   assert.match(plan(`/${"a".repeat(5000)}`).problem, /^\/a{32}… is not a command/);
 });
 
+test("/drafts opens the Drafts panel", () => {
+  assert.deepEqual(plan("/drafts"), { do: "dialog", name: "drafts" });
+  assert.deepEqual(commandsFor("dra").map((c) => c.name), ["drafts"]);
+});
+
 test("/keywords opens the keywords dialog; words given are ready to add", () => {
   assert.deepEqual(plan("/keywords"), { do: "dialog", name: "keywords" });
   assert.deepEqual(plan("/keywords deploy, on call"),
@@ -173,7 +178,7 @@ test("/keywords opens the keywords dialog; words given are ready to add", () => 
 
 test("the list: every command, then those whose name starts so, with usage and help", () => {
   assert.equal(commandsFor("").length, COMMANDS.size);
-  assert.deepEqual(commandsFor("d").map((c) => c.name), ["dm", "dnd"]);
+  assert.deepEqual(commandsFor("d").map((c) => c.name), ["dm", "dnd", "drafts"]);
   assert.deepEqual(commandsFor("zz"), []);
   assert.match(commandsFor("me")[0].help, /italics/);
   for (const { name, usage, help } of commandsFor("")) {

@@ -91,7 +91,7 @@ test("after a reconnect, a room not resumed is followed afresh from its room obj
   const effects = apply(state, welcome([roomInfo("general", { lastSeq: 4 }),
     roomInfo("random", { lastSeq: 9, readSeq: 2, unread: 6, mentions: 1 })]));
   assert.deepEqual(requests(effects), [{ op: "who", room: "general" },
-    { op: "threads", limit: 30 }, { op: "custom_emoji" },
+    { op: "threads", limit: 30 }, { op: "custom_emoji" }, { op: "drafts" },
     { op: "user_groups" }]);
   receiveAll(state, [message("general", 4)]); // the resume's catch-up
   const random = state.rooms.get("random");
@@ -171,7 +171,7 @@ test("after a reconnect, rooms left while away are forgotten and the open room i
   // The first welcome opens the first room: its latest page and its members.
   assert.equal(state.current, "general");
   assert.deepEqual(requests(effects), [{ op: "history", room: "general", limit: PAGE },
-    { op: "who", room: "general" }, { op: "threads", limit: 30 }, { op: "custom_emoji" },
+    { op: "who", room: "general" }, { op: "threads", limit: 30 }, { op: "custom_emoji" }, { op: "drafts" },
     { op: "user_groups" }]);
   apply(state, { op: "ok", id: 2, room: "general", messages: [message("general", 3)],
     more: true }, { request: requests(effects)[0] });
@@ -183,7 +183,7 @@ test("after a reconnect, rooms left while away are forgotten and the open room i
   assert.equal(state.current, "@ann:carol");
   // A draft has nothing to load; the followed threads and the custom emoji are asked after
   // every welcome.
-  assert.deepEqual(requests(again), [{ op: "threads", limit: 30 }, { op: "custom_emoji" },
+  assert.deepEqual(requests(again), [{ op: "threads", limit: 30 }, { op: "custom_emoji" }, { op: "drafts" },
     { op: "user_groups" }]);
   selectRoom(state, "general");
   connectionChanged(state, "waiting");
@@ -191,6 +191,6 @@ test("after a reconnect, rooms left while away are forgotten and the open room i
   const third = apply(state, welcome([roomInfo("general", { lastSeq: 3 })]));
   assert.equal(state.current, "general");
   assert.deepEqual(requests(third), [{ op: "who", room: "general" },
-    { op: "threads", limit: 30 }, { op: "custom_emoji" },
+    { op: "threads", limit: 30 }, { op: "custom_emoji" }, { op: "drafts" },
     { op: "user_groups" }]);
 });
