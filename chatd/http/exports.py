@@ -74,7 +74,8 @@ async def export_state(request: Request, app: App, params: dict[str, str]) -> Re
 
 
 async def download_export(request: Request, app: App, params: dict[str, str]) -> FileReply:
-    """``GET /api/me/export/download``: the latest export's zip, while it is ready."""
+    """``GET /api/me/export/download``: the zip of the latest export that is ready (one
+    started since, still running or failed, does not take the one made before away)."""
     from chatd.http.routes import authenticate
 
     # A query with any part of a signed link is judged by the link alone, as a file's is.
@@ -93,7 +94,7 @@ async def download_export(request: Request, app: App, params: dict[str, str]) ->
     else:
         user, _ = await authenticate(request, app)
         user_id, name = user.id, user.name
-    state = await app.storage.export_state(user_id)
+    state = await app.storage.export_state(user_id, ready=True)
     if state is None or state.state != "ready" or state.sha256 is None:
         raise ChatError(codes.NOT_FOUND, "no export of your data is ready to download")
     if name is None:

@@ -2412,7 +2412,8 @@ class _Builder:
             },
             "/api/me/export/download": {"get": self.op(
                 "Download my data",
-                "The zip of the latest export while it is ready (`application/zip`, "
+                "The zip of the latest export that is ready, though a newer one may run "
+                "or have failed since (`application/zip`, "
                 "`Content-Disposition: attachment`), with the Bearer token, or with the "
                 "signed `url` of `GET /api/me/export` (with any of `user`, `exp`, `sig` in "
                 "the query the request is judged by them alone: 403 when bad, incomplete or "

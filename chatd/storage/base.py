@@ -2858,8 +2858,10 @@ class Storage(Protocol):
                 ``retry_after``, the seconds until the oldest of them leaves the hour).
         """
 
-    async def export_state(self, user_id: int) -> ExportState | None:
-        """The user's latest export (None: they have made none that is still kept)."""
+    async def export_state(self, user_id: int, *, ready: bool = False) -> ExportState | None:
+        """The user's latest export (None: they have made none that is still kept); with
+        ``ready``, the latest that is ready to download and not expired, though a newer one
+        may run or have failed since."""
 
     async def renew_export(self, export_id: int, *, lease: float, messages: int,
                            files: int) -> bool:

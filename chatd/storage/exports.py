@@ -69,6 +69,13 @@ VALUES ($1, 'export', $2, $3::jsonb)
 _SQL_LATEST = f"""
 SELECT {_COLUMNS} FROM exports e WHERE e.user_id = $1 ORDER BY e.id DESC LIMIT 1
 """
+# The newest export still there to download: while a newer one runs (or failed), the one
+# made before it is the user's all the same until it expires.
+_SQL_LATEST_READY = f"""
+SELECT {_COLUMNS} FROM exports e
+WHERE e.user_id = $1 AND e.state = 'ready' AND e.expires_at > now()
+ORDER BY e.id DESC LIMIT 1
+"""
 _SQL_RENEW = """
 UPDATE exports SET lease_until = now() + $2::float8 * interval '1 second', messages = $3,
                    files = $4
@@ -179,8 +186,8 @@ async def record_export(pool: Any, user_id: int, details: dict[str, Any]) -> Non
     await pool.execute(_SQL_AUDIT, None, user_id, json.dumps(details))
 
 
-async def export_state(pool: Any, user_id: int) -> ExportState | None:
-    row = await pool.fetchrow(_SQL_LATEST, user_id)
+async def export_state(pool: Any, user_id: int, ready: bool) -> ExportState | None:
+    row = await pool.fetchrow(_SQL_LATEST_READY if ready else _SQL_LATEST, user_id)
     return None if row is None else _state(row)
 
 

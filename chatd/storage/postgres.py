@@ -4056,8 +4056,8 @@ class PostgresStorage:
     async def start_export(self, user_id: int, *, per_hour: int, lease: float) -> ExportState:
         return await self._run(exports.start_export, self._pool, user_id, per_hour, lease)
 
-    async def export_state(self, user_id: int) -> ExportState | None:
-        return await self._run(exports.export_state, self._pool, user_id)
+    async def export_state(self, user_id: int, *, ready: bool = False) -> ExportState | None:
+        return await self._run(exports.export_state, self._pool, user_id, ready)
 
     async def renew_export(self, export_id: int, *, lease: float, messages: int,
                            files: int) -> bool:

@@ -137,6 +137,33 @@ async def test_an_export_from_start_to_download(exporting: Daemon) -> None:
         assert (await daemon.call("GET", "/api/me/export", token=bob)).status == 404
 
 
+async def test_a_new_export_leaves_the_ready_one_to_download(exporting: Daemon) -> None:
+    """While a second export runs, the first, ready, is still the user's to download (by
+    Bearer and by its signed url): starting another does not take it away."""
+    daemon = exporting
+    with trio.fail_after(TIMEOUT):
+        alice = await daemon.user("alice")
+        await daemon.room(alice, "general")
+        first = await daemon.call("POST", "/api/me/export", token=alice)
+        assert first.status == 202, first.body
+        ready = await until_done(daemon, alice)
+        assert ready["state"] == "ready", ready
+        before = await daemon.call("GET", "/api/me/export/download", token=alice)
+        assert before.status == 200
+
+        await exporter(daemon).limiter.acquire()  # the second waits to be built
+        second = await daemon.call("POST", "/api/me/export", token=alice)
+        assert second.status == 202, second.body
+        assert (await state(daemon, alice))["state"] == "running"
+        got = await daemon.call("GET", "/api/me/export/download", token=alice)
+        assert got.status == 200, got.body
+        assert got.body == before.body
+        signed = await daemon.call("GET", ready["url"])
+        assert signed.status == 200 and signed.body == before.body
+        exporter(daemon).limiter.release()
+        assert (await until_done(daemon, alice))["state"] == "ready"
+
+
 async def test_an_expired_export_is_removed(daemon: Daemon, database_dsn: str) -> None:
     """Past its expiry a sweep removes the archive from the store and its row says expired:
     the download is 404 again, by token and by the signed url it had."""
