@@ -27,7 +27,7 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -468,3 +468,51 @@ def sessions(browser: Browser) -> Iterator[list[Any]]:
     for session in opened:
         with contextlib.suppress(Exception):  # some are closed by the test already
             session.close()
+
+
+def holding_answers(page: Page, asks: Callable[[dict[str, Any]], bool], what: str
+                    ) -> Callable[[], None]:
+    """Route ``page``'s WebSocket through the test, holding back the server's answers (``ok``
+    or ``error``) to the requests ``asks`` picks (the page does not know what they tell yet)
+    until the function returned is called; ``what`` names them in its assertion."""
+    asked: list[Any] = []
+    held: list[str] = []
+    sockets: list[Any] = []
+    holding = [True]
+
+    def route(ws: Any) -> None:
+        server = ws.connect_to_server()
+        sockets.append(ws)
+
+        def from_page(payload: str | bytes) -> None:
+            if isinstance(payload, str):
+                asked.extend(frame.get("id") for line in payload.split("\n") if line.strip()
+                             if asks(frame := json.loads(line)))
+            server.send(payload)
+
+        def from_server(payload: str | bytes) -> None:
+            if holding[0] and asked and isinstance(payload, str):
+                kept = []
+                for line in payload.split("\n"):
+                    frame = json.loads(line) if line.strip() else {}
+                    if frame.get("op") in ("ok", "error") and frame.get("id") in asked:
+                        held.append(line)
+                    else:
+                        kept.append(line)
+                payload = "\n".join(kept)
+                if not payload.strip():
+                    return
+            ws.send(payload)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r"/ws$"), route)
+
+    def release() -> None:
+        holding[0] = False
+        assert held, f"no answer to {what} was held"
+        sockets[-1].send("\n".join(held) + "\n")
+        held.clear()
+
+    return release

@@ -48,6 +48,7 @@ from tests.browser.conftest import (
     Daemon,
     LineClient,
     _in_thread,
+    holding_answers,
     http_json,
     needs_chromium,
     register_and_login,
@@ -526,54 +527,6 @@ def test_a_room_mention_alerts_and_is_highlighted(
     assert ann.errors == []
 
 
-def holding_who(page: Page, room: str) -> Any:
-    """Route `page`'s WebSocket through the test, holding back the server's answers to its
-    `who` requests for `room` (the page does not know the room's members yet) until the
-    function returned is called."""
-    asked: list[Any] = []
-    held: list[str] = []
-    sockets: list[Any] = []
-    holding = [True]
-
-    def route(ws: Any) -> None:
-        server = ws.connect_to_server()
-        sockets.append(ws)
-
-        def from_page(payload: str | bytes) -> None:
-            if isinstance(payload, str):
-                asked.extend(frame.get("id") for line in payload.split("\n") if line.strip()
-                             if (frame := json.loads(line)).get("op") == "who"
-                             and frame.get("room") == room)
-            server.send(payload)
-
-        def from_server(payload: str | bytes) -> None:
-            if holding[0] and asked and isinstance(payload, str):
-                kept = []
-                for line in payload.split("\n"):
-                    frame = json.loads(line) if line.strip() else {}
-                    if frame.get("op") in ("ok", "error") and frame.get("id") in asked:
-                        held.append(line)
-                    else:
-                        kept.append(line)
-                payload = "\n".join(kept)
-                if not payload.strip():
-                    return
-            ws.send(payload)
-
-        ws.on_message(from_page)
-        server.on_message(from_server)
-
-    page.route_web_socket(re.compile(r"/ws$"), route)
-
-    def release() -> None:
-        holding[0] = False
-        assert held, f"no answer to who {room} was held"
-        sockets[-1].send("\n".join(held) + "\n")
-        held.clear()
-
-    return release
-
-
 def test_the_group_words_are_offered_once_the_members_are_known(
     daemon: Daemon, browser: Browser, sessions: list[Session]
 ) -> None:
@@ -589,7 +542,9 @@ def test_the_group_words_are_offered_once_the_members_are_known(
     setup.close()
     ann = person(sessions, browser, fake("granted"))
     page = ann.page
-    release = holding_who(page, "random")
+    release = holding_answers(
+        page, lambda frame: frame.get("op") == "who" and frame.get("room") == "random",
+        "who random")
     log_in(page, daemon.url, "ann")
     expect(page.locator("#me-status")).to_have_attribute("data-phase", "online")
     expect(page.locator("#conv-title")).to_have_text("# general")

@@ -13,11 +13,8 @@ desktop-user-group-unknown.png).
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -27,6 +24,7 @@ from tests.browser.conftest import (
     PHONE,
     Daemon,
     LineClient,
+    holding_answers,
     needs_chromium,
     register_and_login,
 )
@@ -206,53 +204,6 @@ def test_a_deleted_groups_mention_reads_as_plain_text(
     assert bob.errors == []
 
 
-def holding_user_groups(page: Page) -> Callable[[], None]:
-    """Route `page`'s WebSocket through the test, holding back the server's answer to its
-    `user_groups` request (the page does not know the groups yet) until the function returned
-    is called."""
-    asked: list[Any] = []
-    held: list[str] = []
-    sockets: list[Any] = []
-    holding = [True]
-
-    def route(ws: Any) -> None:
-        server = ws.connect_to_server()
-        sockets.append(ws)
-
-        def from_page(payload: str | bytes) -> None:
-            if isinstance(payload, str):
-                asked.extend(frame.get("id") for line in payload.split("\n") if line.strip()
-                             if (frame := json.loads(line)).get("op") == "user_groups")
-            server.send(payload)
-
-        def from_server(payload: str | bytes) -> None:
-            if holding[0] and asked and isinstance(payload, str):
-                kept = []
-                for line in payload.split("\n"):
-                    frame = json.loads(line) if line.strip() else {}
-                    if frame.get("op") in ("ok", "error") and frame.get("id") in asked:
-                        held.append(line)
-                    else:
-                        kept.append(line)
-                payload = "\n".join(kept)
-                if not payload.strip():
-                    return
-            ws.send(payload)
-
-        ws.on_message(from_page)
-        server.on_message(from_server)
-
-    page.route_web_socket(re.compile(r"/ws$"), route)
-
-    def release() -> None:
-        holding[0] = False
-        assert held, "no answer to user_groups was held"
-        sockets[-1].send("\n".join(held) + "\n")
-        held.clear()
-
-    return release
-
-
 def test_a_groups_pill_is_neutral_until_the_groups_are_known(
     daemon: Daemon, browser: Browser, sessions: list[Session], artifacts: Path
 ) -> None:
@@ -272,7 +223,7 @@ def test_a_groups_pill_is_neutral_until_the_groups_are_known(
 
     bob = open_session(sessions, browser, DESKTOP)
     b = bob.page
-    release = holding_user_groups(b)
+    release = holding_answers(b, lambda frame: frame.get("op") == "user_groups", "user_groups")
     log_in(b, daemon.url, "Bob")
     expect(b.locator("#conv-title")).to_have_text("# general")
     said = message(b, "@ops and @backend: deploy?")
