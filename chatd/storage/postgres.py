@@ -213,6 +213,7 @@ from chatd.storage.changes import BANS_LOCK, apply_changes, preview_from_json
 from chatd.storage.embedded import EmbeddedPostgres, start_embedded
 from chatd.storage.migrations import apply_migrations
 from chatd.storage.search import LINK_PATTERN, find_ids
+from chatd.storage.sql import moderates
 from chatd.storage.sql import ms as _ms
 from chatd.storage.sql import ts as _ts
 from chatd.storage.sql import words_of as _words_of
@@ -533,14 +534,9 @@ LIMIT $3
 
 # Whether user $2 moderates room $1 (its owner, a moderator, an administrator; never in a
 # conversation): one row when the room exists. The rule of chatd.storage.changes, for reads.
-_MODERATES = """
+_MODERATES = f"""
 SELECT r.id,
-       r.kind = 'room' AND (
-           r.owner_id = $2
-           OR EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2
-                                                    AND m.role = 'moderator')
-           OR EXISTS (SELECT 1 FROM users a WHERE a.id = $2 AND a.admin)
-       ) AS moderates
+       {moderates("$2")} AS moderates
 FROM rooms r WHERE r.name = $1
 """
 
@@ -806,16 +802,11 @@ WHERE r.name = $1 AND lower(u.name) = ANY(SELECT lower(n) FROM unnest($2::text[]
 # the user is one and moderates it (the rule of _MODERATES), and the members covered, the user
 # aside:
 # all of them ($3 true, @room) or those named in $4 (lower-cased; who is online, @here).
-_SQL_GROUP_SCOPE = """
+_SQL_GROUP_SCOPE = f"""
 SELECT (SELECT count(*) FROM memberships m WHERE m.room_id = r.id) AS members,
        EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2)
            AS member,
-       r.kind = 'room' AND (
-           r.owner_id = $2
-           OR EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2
-                                                    AND m.role = 'moderator')
-           OR EXISTS (SELECT 1 FROM users a WHERE a.id = $2 AND a.admin)
-       ) AS moderates,
+       {moderates("$2")} AS moderates,
        ARRAY(SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id
              WHERE m.room_id = r.id AND m.user_id <> $2
                AND ($3 OR lower(u.name) = ANY ($4::text[]))

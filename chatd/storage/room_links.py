@@ -29,6 +29,7 @@ from chatd.errors import ChatError
 from chatd.protocol import codes
 from chatd.storage.base import LinkedRoom, RoomLink, room_link_refusal
 from chatd.storage.changes import BANS_LOCK
+from chatd.storage.sql import moderates
 from chatd.storage.sql import ms as _ms
 
 __all__ = ["create_room_link", "join_with_link", "look_at_room_link", "revoke_room_link",
@@ -50,15 +51,10 @@ _COLUMNS = f"""l.id, l.room_id, l.creator_id, l.max_uses, l.uses,
 
 # Room $1 as user $2 sees it for its links: whether they are a member, moderate it (its owner,
 # a moderator, a server administrator), and the room's state. No row: no such room.
-_SQL_ROOM = """
+_SQL_ROOM = f"""
 SELECT r.id, r.kind, r.archived, r.deleted_at IS NOT NULL AS deleted,
        EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2) AS member,
-       r.kind = 'room' AND (
-           r.owner_id = $2
-           OR EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2
-                                                    AND m.role = 'moderator')
-           OR EXISTS (SELECT 1 FROM users a WHERE a.id = $2 AND a.admin)
-       ) AS moderates
+       {moderates("$2")} AS moderates
 FROM rooms r WHERE r.name = $1
 """
 _SQL_CREATE = """
