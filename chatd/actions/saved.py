@@ -197,8 +197,11 @@ async def cancel_reminder(app: App, caller: Caller, request: CancelReminder) -> 
 
 
 async def allow_reminders(app: App, caller: Caller, request: AllowReminders) -> Answer:
-    """Whether others may set reminders for the caller (``on``), set first when asked."""
+    """Whether others may set reminders for the caller (``on``), set first when asked (a
+    token of the user's saves bucket then; a read takes none, as the other reads do)."""
     user = signed_in(caller)
+    if request.on is not None:
+        app.take(SAVES, user.name)
     return Answer(id=request.id, fields={"on": await app.storage.allow_reminders(
         user.id, request.on)})
 

@@ -256,7 +256,8 @@ OPERATIONS: dict[type[Request], Operation] = {
     # reminded user), and whether one takes them
     RemindersSet: Operation(saved.reminders_set),
     CancelReminder: Operation(saved.cancel_reminder, rate=(saved.SAVES,)),
-    AllowReminders: Operation(saved.allow_reminders, rate=(saved.SAVES,)),
+    # Rate-limited in the action, and only when it sets: reading the setting is free.
+    AllowReminders: Operation(saved.allow_reminders),
     SavedItems: Operation(saved.saved_items),
     # Scheduled messages: the user's own until sent (then a send, as the user).
     Schedule: Operation(scheduled.schedule, rate=(scheduled.SCHEDULES,)),

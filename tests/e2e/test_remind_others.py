@@ -145,3 +145,25 @@ async def test_over_http(daemon: Server, nursery: trio.Nursery) -> None:
     assert (status, refused["code"]) == (403, "forbidden")
     for client in (ann, bob):
         await client.aclose()
+
+
+async def test_asking_takes_no_token_setting_does(daemon: Server, nursery: trio.Nursery
+                                                  ) -> None:
+    """Reading whether others may remind one is free, as the other reads are: it still
+    answers once the user's bucket of saves is spent, which setting it then is not."""
+    tokens = {"ann": await register_and_login(daemon.http_port, "ann")}
+    ann = await signed_in_over("tcp", daemon, nursery, tokens["ann"])
+    refused = None
+    for n in range(100):  # the bucket holds 30: spend it by setting (2 a second come back)
+        reply = await ann.request("allow_reminders", on=n % 2 == 0)
+        if reply["op"] == "error":
+            refused = reply
+            break
+    assert refused is not None and refused["code"] == "rate_limited", refused
+    for _ in range(5):
+        asked = await ann.request("allow_reminders")
+        assert asked["op"] == "ok" and isinstance(asked["on"], bool), asked
+    status, policy = await http(daemon.http_port, "GET", "/api/me/allow-reminders",
+                                token=tokens["ann"])
+    assert status == 200 and isinstance(policy["on"], bool), policy
+    await ann.aclose()
