@@ -917,26 +917,50 @@ class Invitation:
     def state(self) -> str:
         """``"valid"``, else why not: ``"revoked"``, ``"used_up"`` or ``"expired"`` (in
         that order when several hold)."""
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.uses >= self.max_uses:
-            return "used_up"
-        if self.expired:
-            return "expired"
-        return "valid"
+        return link_state(self)
 
 
 def invitation_refusal(invitation: Invitation | None) -> ChatError:
     """The refusal of a registration with an invitation that is not valid (None: no
     invitation has the token)."""
-    state = "unknown" if invitation is None else invitation.state
+    return _link_refusal("unknown" if invitation is None else invitation.state,
+                         "invitation link")
+
+
+class _Link(Protocol):
+    """What :func:`link_state` reads of an invitation or a room link."""
+
+    @property
+    def revoked_at(self) -> int | None: ...
+    @property
+    def uses(self) -> int: ...
+    @property
+    def max_uses(self) -> int: ...
+    @property
+    def expired(self) -> bool: ...
+
+
+def link_state(link: _Link) -> str:
+    """An invitation's or a room link's state: ``"valid"``, else why not: ``"revoked"``,
+    ``"used_up"`` or ``"expired"`` (in that order when several hold)."""
+    if link.revoked_at is not None:
+        return "revoked"
+    if link.uses >= link.max_uses:
+        return "used_up"
+    if link.expired:
+        return "expired"
+    return "valid"
+
+
+def _link_refusal(state: str, noun: str) -> ChatError:
+    """The refusal of a link (``noun``: what the message calls it) in ``state``; a state
+    but these (``"unknown"``: no link has the token) is ``invitation_invalid``."""
     code, message = {
-        "unknown": (codes.INVITATION_INVALID, "this invitation link is not valid"),
-        "expired": (codes.INVITATION_EXPIRED, "this invitation link has expired"),
-        "used_up": (codes.INVITATION_USED_UP, "this invitation link has been used as many "
-                                              "times as it allows"),
-        "revoked": (codes.INVITATION_REVOKED, "this invitation link was revoked"),
-    }.get(state, (codes.INVITATION_INVALID, "this invitation link is not valid"))
+        "expired": (codes.INVITATION_EXPIRED, f"this {noun} has expired"),
+        "used_up": (codes.INVITATION_USED_UP, f"this {noun} has been used as many times as "
+                                              "it allows"),
+        "revoked": (codes.INVITATION_REVOKED, f"this {noun} was revoked"),
+    }.get(state, (codes.INVITATION_INVALID, f"this {noun} is not valid"))
     return ChatError(code, message)
 
 
@@ -962,15 +986,8 @@ class RoomLink:
 
     @property
     def state(self) -> str:
-        """``"valid"``, else why not: ``"revoked"``, ``"used_up"`` or ``"expired"`` (in
-        that order when several hold), as :attr:`Invitation.state`."""
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.uses >= self.max_uses:
-            return "used_up"
-        if self.expired:
-            return "expired"
-        return "valid"
+        """``"valid"``, else why not, as :attr:`Invitation.state`."""
+        return link_state(self)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -993,14 +1010,7 @@ def room_link_refusal(link: RoomLink | None) -> ChatError:
     """The refusal of a join with a room link that is not valid (None: no link has the
     token). The codes are the invitations' (:func:`invitation_refusal`): a room link is an
     invitation to one room."""
-    state = "unknown" if link is None else link.state
-    code, message = {
-        "expired": (codes.INVITATION_EXPIRED, "this room link has expired"),
-        "used_up": (codes.INVITATION_USED_UP, "this room link has been used as many times "
-                                              "as it allows"),
-        "revoked": (codes.INVITATION_REVOKED, "this room link was revoked"),
-    }.get(state, (codes.INVITATION_INVALID, "this room link is not valid"))
-    return ChatError(code, message)
+    return _link_refusal("unknown" if link is None else link.state, "room link")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
